@@ -1,0 +1,75 @@
+"""Reading and writing cohort tables (csv or parquet) under the data contract."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pandas as pd
+
+from spinerisk import schema
+
+if TYPE_CHECKING:
+    from spinerisk.cohort.simulator import SimulatedCohort
+
+
+def read_table(path: str | Path) -> pd.DataFrame:
+    """Read a csv or parquet file as it is (no type coercion beyond the file format's)."""
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: no such file; give the path of a .csv or .parquet table")
+    if path.suffix == ".parquet":
+        return pd.read_parquet(path)
+    if path.suffix == ".csv":
+        if path.stat().st_size == 0:
+            raise schema.SchemaValidationError([schema.Problem(
+                "<table>", f"{path} is an empty file", fix="check the export")])
+        return pd.read_csv(path, keep_default_na=True)
+    raise ValueError(f"{path}: unsupported file type {path.suffix!r}; use .csv or .parquet")
+
+
+def load(path: str | Path, mapping: str | Path | schema.ColumnMapping | None = None,
+         tasks: list[str] | None = None, allow_extra_columns: bool = False) -> pd.DataFrame:
+    """Load a cohort table and validate it against the contract.
+
+    Parameters
+    ----------
+    path : path
+        ``.csv`` or ``.parquet`` file, one row per procedure episode.
+    mapping : path or ColumnMapping, optional
+        The site's column names and level codes (``configs/mappings/*.yaml``).
+    tasks : list of str, optional
+        Task populations the table is for (default: implied by its procedures).
+    allow_extra_columns : bool
+        Keep columns the contract does not know instead of reporting them.
+
+    Returns
+    -------
+    DataFrame
+        Validated table with canonical dtypes.
+    """
+    if mapping is not None and not isinstance(mapping, schema.ColumnMapping):
+        mapping = schema.ColumnMapping.from_yaml(mapping)
+    return schema.validate(read_table(path), tasks=tasks, mapping=mapping,
+                           allow_extra_columns=allow_extra_columns)
+
+
+def truth_path_for(out: Path) -> Path:
+    """Default truth file beside a feature table: ``cohort.parquet`` -> ``cohort.truth.parquet``."""
+    return out.with_name(f"{out.stem}.truth.parquet")
+
+
+def write_cohort(cohort: SimulatedCohort, out: str | Path,
+                 truth: str | Path | None = None) -> tuple[Path, Path]:
+    """Write the feature table, and apart the truth table and the DGP coefficients (json)."""
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    truth_path = Path(truth) if truth else truth_path_for(out)
+    if out.suffix == ".csv":
+        cohort.frame.to_csv(out, index=False)
+    else:
+        cohort.frame.to_parquet(out, index=False)
+    cohort.truth.to_parquet(truth_path, index=False)
+    truth_path.with_suffix(".json").write_text(json.dumps(cohort.coefficients, indent=2))
+    return out, truth_path

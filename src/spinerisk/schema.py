@@ -1,0 +1,675 @@
+"""The patient data contract: one row is one procedure episode.
+
+Every field has a kind, a unit, an allowed range or level set, a missing policy, the
+tasks whose populations record it, and a one-line clinical description. The same
+definitions drive table validation, the data dictionary and (later) preprocessing.
+
+Validation never drops, clips, imputes or coerces a value: it reports *all* problems
+at once, each naming the field, the rows, the offending values, what was allowed and
+how to fix it.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+
+Kind = Literal["identifier", "numeric", "integer", "binary", "category"]
+Role = Literal["identifier", "predictor", "procedure", "outcome"]
+
+TASK_NAMES: tuple[str, ...] = ("response", "residual_pain", "reoperation")
+ALL_TASKS = frozenset(TASK_NAMES)
+AUGMENTATION = frozenset({"residual_pain"})
+ENDOSCOPIC = frozenset({"reoperation"})
+
+
+@dataclass(frozen=True)
+class Field:
+    """One column of the patient record.
+
+    Parameters
+    ----------
+    name : str
+        Canonical column name.
+    kind : {"identifier", "numeric", "integer", "binary", "category"}
+        Value type. Binary fields hold 0/1; integer fields hold whole numbers.
+    group : str
+        Section of the data dictionary (and of the clinician form).
+    description : str
+        One-line clinical description.
+    role : {"identifier", "predictor", "procedure", "outcome"}
+        What the field is used for.
+    unit : str
+        Unit of measurement ("" when unitless).
+    low, high : float or None
+        Inclusive allowed range for numeric and integer fields.
+    levels : tuple of str or None
+        Allowed levels for category fields, in clinical order.
+    nullable : bool
+        Whether a value may be missing in rows whose task records the field.
+    tasks : frozenset of str
+        Task populations in which the field is recorded; other rows may leave it empty.
+    """
+
+    name: str
+    kind: Kind
+    group: str
+    description: str
+    role: Role = "predictor"
+    unit: str = ""
+    low: float | None = None
+    high: float | None = None
+    levels: tuple[str, ...] | None = None
+    nullable: bool = True
+    tasks: frozenset[str] = ALL_TASKS
+
+    def allowed(self) -> str:
+        """Describe the allowed values in words, for error messages and the dictionary."""
+        if self.kind == "category":
+            return "one of " + ", ".join(self.levels or ())
+        if self.kind == "binary":
+            return "0 (no) or 1 (yes)"
+        if self.kind == "identifier":
+            return "a non-empty pseudonymous identifier"
+        span = f"{self.low:g}-{self.high:g}"
+        whole = " (whole numbers)" if self.kind == "integer" else ""
+        return f"{span} {self.unit}{whole}".replace("  ", " ").strip()
+
+
+def _num(name, group, description, unit, low, high, **kw) -> Field:
+    return Field(name, "numeric", group, description, unit=unit, low=low, high=high, **kw)
+
+
+def _int(name, group, description, low, high, unit="grade", **kw) -> Field:
+    return Field(name, "integer", group, description, unit=unit, low=low, high=high, **kw)
+
+
+def _bin(name, group, description, **kw) -> Field:
+    return Field(name, "binary", group, description, **kw)
+
+
+def _cat(name, group, description, levels, **kw) -> Field:
+    return Field(name, "category", group, description, levels=tuple(levels), **kw)
+
+
+#: Procedures and the task population each belongs to.
+PROCEDURES: dict[str, str] = {
+    "tf_esi": "response",
+    "il_esi": "response",
+    "caudal_esi": "response",
+    "drg_prf": "response",
+    "facet_ia_steroid": "response",
+    "facet_rfa": "response",
+    "sij_block": "response",
+    "sij_rfa": "response",
+    "bvna": "response",
+    "mild": "response",
+    "pldd": "response",
+    "ozone": "response",
+    "cooled_rf_disc": "response",
+    "snrb": "response",
+    "mbb": "response",
+    "vertebroplasty": "residual_pain",
+    "kyphoplasty": "residual_pain",
+    "peld_transforaminal": "reoperation",
+    "peld_interlaminar": "reoperation",
+}
+
+MODIC_LEVELS = ("none", "type1", "type2", "type3", "mixed12")
+DISC_LEVELS = ("L1-L2", "L2-L3", "L3-L4", "L4-L5", "L5-S1")
+
+FIELDS: tuple[Field, ...] = (
+    # identifiers
+    Field("patient_id", "identifier", "identifiers", "Pseudonymous patient identifier.",
+          role="identifier", nullable=False),
+    Field("episode_id", "identifier", "identifiers",
+          "Procedure episode identifier, unique within a patient.", role="identifier",
+          nullable=False),
+    Field("site_id", "identifier", "identifiers", "Treating site (hospital) identifier.",
+          role="identifier", nullable=False),
+    _int("procedure_year", "identifiers", "Calendar year of the procedure.", 1990, 2035,
+         unit="year", role="identifier", nullable=False),
+    # demographics and history
+    _num("age", "demographics", "Age at the procedure.", "years", 18, 100, nullable=False),
+    _cat("sex", "demographics", "Sex recorded at birth.", ("female", "male"), nullable=False),
+    _num("bmi", "demographics", "Body-mass index.", "kg/m2", 12, 70),
+    _cat("smoking", "demographics", "Tobacco smoking status.", ("never", "former", "current")),
+    _cat("employment", "demographics", "Employment status.",
+         ("employed", "unemployed", "retired", "disabled")),
+    _bin("manual_labour", "demographics", "Occupation involves heavy manual labour."),
+    _bin("regular_exercise", "demographics", "Exercises regularly (>= 2 sessions a week)."),
+    _bin("diabetes", "history", "Diabetes mellitus (type 1 or 2)."),
+    _bin("depression_anxiety", "history", "Diagnosed depression or anxiety disorder."),
+    _bin("baseline_opioid", "history", "Regular opioid use before the procedure."),
+    _bin("anticoagulation", "history", "On anticoagulant or antiplatelet therapy."),
+    _bin("prior_surgery_index_level", "history", "Prior spine surgery at the index level."),
+    _num("bmd_t_score", "history", "Lowest DXA bone-mineral-density T-score.", "SD", -6, 4,
+         tasks=AUGMENTATION),
+    _bin("sarcopenia", "history", "Sarcopenia by EWGSOP2 criteria.", tasks=AUGMENTATION),
+    # symptoms and examination
+    _num("symptom_duration_weeks", "symptoms", "Duration of the current pain episode.",
+         "weeks", 0, 1040, nullable=False),
+    _num("pain_days_fraction_6m", "symptoms",
+         "Share of days with pain over the prior 6 months (BACPAC chronicity).", "fraction", 0, 1),
+    _cat("pain_pattern", "symptoms", "Predominant pain pattern.",
+         ("axial", "radicular", "buttock", "claudication"), nullable=False),
+    _num("back_pain_nrs", "symptoms", "Back pain intensity at baseline.", "NRS 0-10", 0, 10,
+         nullable=False),
+    _num("leg_pain_nrs", "symptoms", "Leg pain intensity at baseline.", "NRS 0-10", 0, 10),
+    _num("odi", "symptoms", "Oswestry Disability Index at baseline.", "points", 0, 100),
+    _bin("motor_deficit", "symptoms", "Objective motor deficit in a root distribution."),
+    _bin("sensory_deficit", "symptoms", "Objective sensory deficit in a dermatome."),
+    _bin("dermatomal_concordance", "symptoms",
+         "Leg pain distribution matches the imaged root (level and side)."),
+    _bin("pain_on_extension_rotation", "symptoms", "Axial pain worse on extension/rotation."),
+    _bin("paraspinal_tenderness", "symptoms", "Paraspinal tenderness over the facets."),
+    _int("sij_provocation_positive", "symptoms", "Positive sacroiliac provocation tests.", 0, 5,
+         unit="tests"),
+    _int("n_plausible_levels", "symptoms",
+         "Number of levels that could explain the radicular symptoms.", 0, 5, unit="levels"),
+    # red flags
+    _bin("red_flag_fever", "red flags", "Fever or suspected spinal infection."),
+    _bin("red_flag_weight_loss", "red flags", "Unexplained weight loss."),
+    _bin("red_flag_cancer_history", "red flags", "History of cancer (possible malignancy)."),
+    _bin("red_flag_trauma", "red flags", "Significant trauma before onset."),
+    _bin("red_flag_cauda_equina", "red flags", "Saddle anaesthesia or sphincter disturbance."),
+    _bin("progressive_deficit", "red flags", "Progressive neurological deficit."),
+    # MRI markers at the index level
+    _cat("index_level", "MRI", "Index (treated) disc level.", DISC_LEVELS,
+         tasks=frozenset({"response", "reoperation"})),
+    _cat("side", "MRI", "Side of the index pathology.", ("left", "right", "bilateral", "central")),
+    _cat("modic_type", "MRI", "Modic endplate change at the index level.", MODIC_LEVELS),
+    _bin("modic_extent_gt50", "MRI", "Endplate marrow change covers > 50% of the endplate."),
+    _int("pfirrmann_grade", "MRI", "Disc degeneration (Pfirrmann).", 1, 5),
+    _num("disc_height_index", "MRI", "Disc height index (disc / vertebral body height).",
+         "ratio", 0.05, 0.8),
+    _bin("hiz", "MRI", "High-intensity zone or annular fissure."),
+    _cat("herniation_type", "MRI", "Disc herniation morphology.",
+         ("none", "bulge", "protrusion", "extrusion", "sequestration")),
+    _bin("herniation_contained", "MRI", "Herniation contained by the outer annulus/PLL."),
+    _cat("herniation_location", "MRI", "Herniation location in the axial plane.",
+         ("none", "central", "subarticular", "foraminal", "extraforaminal")),
+    _bin("herniation_calcified", "MRI", "Calcified herniation."),
+    _int("root_compression_grade", "MRI", "Nerve-root compression grade.", 0, 3),
+    _cat("central_stenosis_schizas", "MRI", "Central canal stenosis (Schizas).",
+         ("A", "B", "C", "D")),
+    _num("dural_sac_csa_mm2", "MRI", "Dural sac cross-sectional area.", "mm2", 10, 300),
+    _int("foraminal_stenosis_grade", "MRI", "Foraminal stenosis grade.", 0, 3),
+    _num("lf_thickness_mm", "MRI", "Ligamentum flavum thickness.", "mm", 0.5, 12),
+    _int("facet_arthropathy_grade", "MRI", "Facet arthropathy (Weishaupt).", 0, 3),
+    _bin("facet_effusion", "MRI", "Facet joint effusion."),
+    _num("facet_orientation_deg", "MRI", "Facet joint orientation to the sagittal plane.",
+         "degrees", 0, 90),
+    _num("facet_tropism_deg", "MRI", "Left-right facet angle difference.", "degrees", 0, 45),
+    _num("segmental_rom_deg", "MRI", "Segmental sagittal range of motion.", "degrees", 0, 30),
+    _int("spondylolisthesis_grade", "MRI", "Spondylolisthesis (Meyerding).", 0, 4),
+    _bin("dynamic_instability", "MRI", "Dynamic instability on flexion-extension imaging."),
+    _int("goutallier_grade", "MRI", "Paraspinal fatty infiltration (Goutallier).", 0, 4),
+    _num("multifidus_csa_cm2", "MRI", "Multifidus cross-sectional area.", "cm2", 1, 20),
+    _bin("sij_oedema", "MRI", "Periarticular sacroiliac marrow oedema (STIR)."),
+    _bin("sij_sclerosis", "MRI", "Sacroiliac subchondral sclerosis."),
+    _bin("vertebral_marrow_oedema", "MRI", "Vertebral marrow oedema (STIR) at a fracture."),
+    _int("fracture_genant_grade", "MRI", "Vertebral compression fracture grade (Genant).", 0, 3,
+         tasks=AUGMENTATION),
+    _int("n_fractures", "MRI", "Number of vertebral compression fractures.", 0, 10,
+         unit="fractures", tasks=AUGMENTATION),
+    _bin("intravertebral_cleft", "MRI", "Intravertebral vacuum cleft.", tasks=AUGMENTATION),
+    _bin("tlf_injury", "MRI", "Thoracolumbar fascia injury or oedema.", tasks=AUGMENTATION),
+    # procedure
+    _cat("procedure", "procedure", "Image-guided procedure performed.", tuple(PROCEDURES),
+         role="procedure", nullable=False),
+    _cat("guidance", "procedure", "Imaging guidance.", ("fluoroscopy", "ct", "ultrasound", "mri"),
+         role="procedure"),
+    _cat("steroid", "procedure", "Steroid injected.", ("none", "non_particulate", "particulate"),
+         role="procedure"),
+    _int("diagnostic_blocks_positive", "procedure",
+         "Positive prior diagnostic blocks (0, 1, or 2 = comparative).", 0, 2, unit="blocks",
+         role="procedure"),
+    _num("cement_volume_ml", "procedure", "Injected cement volume.", "mL", 0, 20,
+         role="procedure", tasks=AUGMENTATION),
+    _bin("cement_maldistribution", "procedure",
+         "Cement distribution inadequate (not contacting both endplates).", role="procedure",
+         tasks=AUGMENTATION),
+    _bin("operator_experienced", "procedure",
+         "Operator past the learning curve (> 50 cases of this procedure).", role="procedure"),
+    # outcomes
+    _bin("response_50", "outcome", ">= 50% NRS reduction at follow-up (IMMPACT substantial).",
+         role="outcome", tasks=frozenset({"response"})),
+    _bin("response_30", "outcome", ">= 30% NRS reduction at follow-up (MCID variant).",
+         role="outcome", tasks=frozenset({"response"})),
+    _bin("residual_pain", "outcome", "Back VAS >= 4 one month after augmentation.",
+         role="outcome", tasks=AUGMENTATION),
+    _bin("reoperation_event", "outcome", "Same-level reoperation observed (1) or censored (0).",
+         role="outcome", nullable=False, tasks=ENDOSCOPIC),
+    _num("reoperation_time_months", "outcome", "Time to reoperation or censoring.", "months",
+         0, 240, role="outcome", nullable=False, tasks=ENDOSCOPIC),
+)
+
+FIELD_BY_NAME: dict[str, Field] = {f.name: f for f in FIELDS}
+IDENTIFIERS: tuple[str, ...] = tuple(f.name for f in FIELDS if f.role == "identifier")
+EPISODE_KEY: tuple[str, str] = ("patient_id", "episode_id")
+
+
+@dataclass(frozen=True)
+class Task:
+    """A prediction task: its population, outcome and (for time-to-event) horizon."""
+
+    name: str
+    description: str
+    outcome: str
+    time: str | None = None
+    horizon: float | None = None
+
+    @property
+    def procedures(self) -> tuple[str, ...]:
+        """Procedures whose episodes form the task's population."""
+        return tuple(p for p, t in PROCEDURES.items() if t == self.name)
+
+    def predictors(self) -> tuple[str, ...]:
+        """Predictor and procedure fields recorded in this task's population."""
+        return tuple(
+            f.name for f in FIELDS if f.role in ("predictor", "procedure") and self.name in f.tasks
+        )
+
+
+TASKS: dict[str, Task] = {
+    "response": Task("response", "Response to an image-guided intervention (>= 50% NRS drop).",
+                     outcome="response_50"),
+    "residual_pain": Task("residual_pain", "Residual back pain (VAS >= 4) at 1 month after "
+                          "vertebral augmentation.", outcome="residual_pain"),
+    "reoperation": Task("reoperation", "Same-level reoperation within 24 months of endoscopic "
+                        "discectomy.", outcome="reoperation_event",
+                        time="reoperation_time_months", horizon=24.0),
+}
+
+
+# --------------------------------------------------------------------------- problems
+
+@dataclass(frozen=True)
+class Problem:
+    """One problem found in a table, worded for the person who must fix it."""
+
+    field: str
+    issue: str
+    rows: tuple[Any, ...] = ()
+    n_rows: int = 0
+    values: tuple[Any, ...] = ()
+    allowed: str = ""
+    fix: str = ""
+
+    def message(self) -> str:
+        """Render the problem as one sentence a data manager can act on."""
+        parts = [f"{self.field}: {self.issue}"]
+        if self.values:
+            parts.append("values " + ", ".join(_fmt(v) for v in self.values))
+        if self.n_rows:
+            shown = ", ".join(str(r) for r in self.rows)
+            more = f", ... ({self.n_rows} rows)" if self.n_rows > len(self.rows) else (
+                f" ({self.n_rows} row{'s' if self.n_rows > 1 else ''})")
+            parts.append(f"in rows {shown}{more}")
+        if self.allowed:
+            parts.append(f"allowed: {self.allowed}")
+        if self.fix:
+            parts.append(f"fix: {self.fix}")
+        return "; ".join(parts)
+
+
+class SchemaValidationError(ValueError):
+    """Raised when a table breaks the data contract; ``problems`` lists every finding."""
+
+    def __init__(self, problems: list[Problem]):
+        self.problems = problems
+        lines = [f"{len(problems)} problem(s) with the table:"]
+        lines += [f"  - {p.message()}" for p in problems]
+        super().__init__("\n".join(lines))
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:g}"
+    return repr(value) if isinstance(value, str) else str(value)
+
+
+def _rows_problem(field_name: str, issue: str, mask: pd.Series, values: pd.Series,
+                  allowed: str, fix: str, max_shown: int = 5) -> Problem:
+    """Summarise the rows where ``mask`` holds: first row ids, count and distinct values."""
+    index = mask.index[mask.to_numpy()]
+    distinct = pd.unique(values[mask].astype(object))[:max_shown]
+    return Problem(field_name, issue, rows=tuple(index[:max_shown]), n_rows=len(index),
+                   values=tuple(distinct), allowed=allowed, fix=fix)
+
+
+# --------------------------------------------------------------------------- mapping
+
+@dataclass(frozen=True)
+class ColumnMapping:
+    """How a site's own table maps onto the contract (read from configs/mappings/*.yaml).
+
+    Parameters
+    ----------
+    columns : dict
+        Source column name -> schema field name.
+    levels : dict
+        Schema field -> {source level -> schema level}; declares site-specific codes
+        (e.g. ``{"index_level": {"L4/5": "L4-L5"}}``, ``{"diabetes": {"Y": 1, "N": 0}}``).
+    ignore : tuple of str
+        Source columns the site keeps but the contract does not use.
+    """
+
+    columns: dict[str, str] = field(default_factory=dict)
+    levels: dict[str, dict[Any, Any]] = field(default_factory=dict)
+    ignore: tuple[str, ...] = ()
+
+    @classmethod
+    def from_yaml(cls, path: str | Path) -> ColumnMapping:
+        """Read a mapping file; unknown top-level keys are an error."""
+        import yaml
+
+        raw = yaml.safe_load(Path(path).read_text()) or {}
+        unknown = set(raw) - {"columns", "levels", "ignore"}
+        if unknown:
+            raise ValueError(f"mapping file {path}: unknown keys {sorted(unknown)}; "
+                             "allowed keys are columns, levels, ignore")
+        mapping = cls(columns=dict(raw.get("columns") or {}),
+                      levels={k: dict(v) for k, v in (raw.get("levels") or {}).items()},
+                      ignore=tuple(raw.get("ignore") or ()))
+        mapping.check()
+        return mapping
+
+    def check(self) -> None:
+        """Refuse mappings that point at fields the contract does not have."""
+        targets = list(self.columns.values()) + list(self.levels)
+        bad = [t for t in targets if t not in FIELD_BY_NAME]
+        if bad:
+            hints = {b: difflib.get_close_matches(b, FIELD_BY_NAME, n=1) for b in bad}
+            raise ValueError("mapping names fields the contract does not have: "
+                             + ", ".join(f"{b} (did you mean {h[0]}?)" if h else b
+                                         for b, h in hints.items()))
+
+    def apply(self, table: pd.DataFrame) -> pd.DataFrame:
+        """Rename columns, drop declared-ignored ones and recode declared levels."""
+        out = table.drop(columns=[c for c in self.ignore if c in table.columns])
+        out = out.rename(columns=self.columns)
+        for name, recode in self.levels.items():
+            if name in out.columns:
+                out[name] = out[name].map(lambda v, r=recode: r.get(v, v))
+        return out
+
+
+# --------------------------------------------------------------------------- validation
+
+def required_columns(tasks: Iterable[str]) -> list[str]:
+    """Columns a table for ``tasks`` must carry: identifiers, the procedure, and every
+    predictor and outcome field that any of those task populations records."""
+    wanted = set(tasks)
+    unknown = wanted - ALL_TASKS
+    if unknown:
+        raise ValueError(f"unknown task(s) {sorted(unknown)}; allowed: {', '.join(TASK_NAMES)}")
+    return [f.name for f in FIELDS if f.role in ("identifier", "procedure") or f.tasks & wanted]
+
+
+def task_of(procedures: pd.Series) -> pd.Series:
+    """Task population of each episode, from its procedure (NaN for unknown procedures)."""
+    return procedures.map(PROCEDURES)
+
+
+def validate(table: pd.DataFrame, *, tasks: Iterable[str] | None = None,
+             mapping: ColumnMapping | None = None,
+             allow_extra_columns: bool = False) -> pd.DataFrame:
+    """Check a table against the contract and return it with canonical dtypes.
+
+    Parameters
+    ----------
+    table : DataFrame
+        One row per procedure episode.
+    tasks : iterable of str, optional
+        Task populations the table is meant for; default: those its procedures imply.
+    mapping : ColumnMapping, optional
+        Site column names and level codes (applied first).
+    allow_extra_columns : bool
+        Keep unexpected columns instead of reporting them (they are never used).
+
+    Returns
+    -------
+    DataFrame
+        The same rows and values, with category fields as pandas categoricals of the
+        contract's levels, binary and integer fields as nullable ``Int64`` and numeric
+        fields as float.
+
+    Raises
+    ------
+    SchemaValidationError
+        Listing every problem found, each with field, rows, values, allowed and fix.
+    """
+    if mapping is not None:
+        table = mapping.apply(table)
+    if len(table) == 0:
+        raise SchemaValidationError([Problem("<table>", "the table has no rows",
+                                             fix="check the file path and export")])
+    table = table.reset_index(drop=True)
+    problems: list[Problem] = []
+    if tasks is None:
+        tasks = _implied_tasks(table)
+    expected = required_columns(tasks)
+    problems += _column_problems(table, expected, allow_extra_columns)
+    episode_task = task_of(table["procedure"]) if "procedure" in table else None
+    for name in expected:
+        if name in table.columns:
+            problems += _field_problems(FIELD_BY_NAME[name], table[name], episode_task)
+    problems += _duplicate_problems(table)
+    if problems:
+        raise SchemaValidationError(problems)
+    return _canonical(table)
+
+
+def _implied_tasks(table: pd.DataFrame) -> set[str]:
+    if "procedure" not in table.columns:
+        return set(TASK_NAMES)
+    implied = set(task_of(table["procedure"]).dropna())
+    return implied or set(TASK_NAMES)
+
+
+def _column_problems(table: pd.DataFrame, expected: list[str], allow_extra: bool) -> list[Problem]:
+    present = list(table.columns)
+    missing = [c for c in expected if c not in present]
+    extra = [c for c in present if c not in FIELD_BY_NAME]
+    problems = []
+    if missing:
+        hints = [f"{m} (closest present: {h[0]})" if (h := difflib.get_close_matches(m, extra, 1))
+                 else m for m in missing]
+        problems.append(Problem(
+            "<columns>", "expected columns are missing: " + ", ".join(hints),
+            fix="rename your columns in a mapping file (configs/mappings/*.yaml, key 'columns')"
+                " or add the column (empty cells are allowed where the field may be missing)"))
+    if extra and not allow_extra:
+        problems.append(Problem(
+            "<columns>", "unexpected columns: " + ", ".join(extra),
+            fix="map them to contract fields under 'columns', or list them under 'ignore' in "
+                "the mapping file"))
+    return problems
+
+
+def _field_problems(spec: Field, values: pd.Series, episode_task: pd.Series | None) -> list[Problem]:
+    """All problems with one column: missing policy, all-missing, type, range and levels."""
+    recorded = (episode_task.isin(spec.tasks) if episode_task is not None
+                else pd.Series(True, index=values.index))
+    missing = values.isna()
+    problems = []
+    if recorded.any() and missing[recorded].all():
+        problems.append(Problem(spec.name, f"all {int(recorded.sum())} values are missing",
+                                fix="export the column's values, or check the column mapping"))
+    elif not spec.nullable and (missing & recorded).any():
+        problems.append(_rows_problem(
+            spec.name, "missing values where the field is required", missing & recorded,
+            values, "a value in every row", "fill the value from the source record"))
+    present = ~missing
+    checker = {"identifier": _identifier_problem, "category": _level_problem,
+               "binary": _binary_problem}.get(spec.kind, _number_problem)
+    problem = checker(spec, values, present)
+    return problems + ([problem] if problem else [])
+
+
+def _identifier_problem(spec: Field, values: pd.Series, present: pd.Series) -> Problem | None:
+    blank = present & (values.astype(str).str.strip() == "")
+    if blank.any():
+        return _rows_problem(spec.name, "blank identifiers", blank, values, spec.allowed(),
+                             "give every episode its identifier")
+    return None
+
+
+def _level_problem(spec: Field, values: pd.Series, present: pd.Series) -> Problem | None:
+    unknown = present & ~values.astype(object).isin(spec.levels)
+    if unknown.any():
+        return _rows_problem(spec.name, "unknown levels", unknown, values, spec.allowed(),
+                             f"declare a recode under 'levels: {spec.name}:' in the mapping file")
+    return None
+
+
+def _binary_problem(spec: Field, values: pd.Series, present: pd.Series) -> Problem | None:
+    as_number = pd.to_numeric(values, errors="coerce")
+    bad = present & ~as_number.isin([0, 1])
+    if bad.any():
+        return _rows_problem(spec.name, "not a 0/1 value", bad, values, spec.allowed(),
+                             f"recode yes/no values under 'levels: {spec.name}:' in the mapping")
+    return None
+
+
+def _number_problem(spec: Field, values: pd.Series, present: pd.Series) -> Problem | None:
+    as_number = pd.to_numeric(values, errors="coerce")
+    not_numeric = present & as_number.isna()
+    if not_numeric.any():
+        return _rows_problem(spec.name, "not a number", not_numeric, values, spec.allowed(),
+                             "remove text from the column (leave missing cells empty)")
+    out_of_range = present & ((as_number < spec.low) | (as_number > spec.high))
+    if out_of_range.any():
+        return _rows_problem(spec.name, "out of range", out_of_range, values, spec.allowed(),
+                             f"check units ({spec.unit}) and data entry")
+    if spec.kind == "integer":
+        fractional = present & (as_number % 1 != 0)
+        if fractional.any():
+            return _rows_problem(spec.name, "not a whole number", fractional, values,
+                                 spec.allowed(), "record the grade as a whole number")
+    return None
+
+
+def _duplicate_problems(table: pd.DataFrame) -> list[Problem]:
+    if not set(EPISODE_KEY) <= set(table.columns):
+        return []
+    duplicated = table.duplicated(list(EPISODE_KEY), keep=False)
+    if not duplicated.any():
+        return []
+    keys = table.loc[duplicated, list(EPISODE_KEY)].astype(str).agg("/".join, axis=1)
+    return [_rows_problem("patient_id/episode_id", "duplicate patient-episode ids", duplicated,
+                          keys, "each (patient_id, episode_id) once",
+                          "remove repeated exports of the same episode or renumber episodes")]
+
+
+def _canonical(table: pd.DataFrame) -> pd.DataFrame:
+    """Give each contract column its canonical dtype; values were checked to fit exactly."""
+    out = table.copy()
+    for name in out.columns.intersection(list(FIELD_BY_NAME)):
+        out[name] = to_canonical_dtype(FIELD_BY_NAME[name], out[name])
+    return out
+
+
+def to_canonical_dtype(spec: Field, values: pd.Series) -> pd.Series:
+    """Cast one validated column to its contract dtype."""
+    if spec.kind == "identifier":
+        return values.astype(object).where(values.notna(), None).map(
+            lambda v: v if v is None else str(v))
+    if spec.kind == "category":
+        return pd.Categorical(values.astype(object), categories=list(spec.levels))
+    if spec.kind in ("binary", "integer"):
+        return pd.to_numeric(values).astype("Int64")
+    return pd.to_numeric(values).astype(float)
+
+
+def empty_frame(n: int = 0) -> pd.DataFrame:
+    """A frame with every contract column in canonical dtype (all values missing)."""
+    return pd.DataFrame({f.name: to_canonical_dtype(f, pd.Series([np.nan] * n, dtype=object))
+                         for f in FIELDS})
+
+
+# --------------------------------------------------------------------------- dictionary
+
+def data_dictionary() -> pd.DataFrame:
+    """The data dictionary as a table, one row per field, built from the same definitions."""
+    rows = []
+    for f in FIELDS:
+        tasks = "all" if f.tasks == ALL_TASKS else ", ".join(sorted(f.tasks))
+        rows.append({"field": f.name, "group": f.group, "role": f.role, "type": f.kind,
+                     "unit": f.unit, "allowed": f.allowed(),
+                     "missing": "allowed" if f.nullable else "not allowed",
+                     "recorded_for": tasks, "description": f.description})
+    return pd.DataFrame(rows)
+
+
+def data_dictionary_markdown() -> str:
+    """The data dictionary as Markdown, grouped by section."""
+    table = data_dictionary()
+    lines = ["# spinerisk data dictionary", "",
+             "One row of a cohort table is one procedure episode. Decision support for research "
+             "use.", ""]
+    for group, part in table.groupby("group", sort=False):
+        lines += [f"## {group}", "", "| field | type | unit | allowed | missing | recorded for |"
+                  " description |", "|---|---|---|---|---|---|---|"]
+        lines += [f"| `{r.field}` | {r.type} | {r.unit} | {r.allowed} | {r.missing} | "
+                  f"{r.recorded_for} | {r.description} |" for r in part.itertuples()]
+        lines.append("")
+    return "\n".join(lines)
+
+
+def field_groups() -> dict[str, list[Field]]:
+    """Fields by dictionary group, in contract order (used by forms and reports)."""
+    groups: dict[str, list[Field]] = {}
+    for f in FIELDS:
+        groups.setdefault(f.group, []).append(f)
+    return groups
+
+
+
+def validate_record(record: dict[str, Any]) -> dict[str, Any]:
+    """Check one patient record (e.g. a clinician's JSON) against the contract.
+
+    Absent fields and ``None`` values count as missing (the record may be incomplete);
+    every present value is checked for type, range and level exactly as in
+    :func:`validate`. Unknown keys are an error with the closest field name.
+
+    Returns
+    -------
+    dict
+        The record with each present value in its canonical Python type.
+
+    Raises
+    ------
+    SchemaValidationError
+        Listing every problem, each with field, value, what was allowed and how to fix it.
+    """
+    problems = [
+        Problem(key, "unknown field", values=(value,),
+                fix=(f"did you mean {hint[0]}?" if (hint := difflib.get_close_matches(
+                    key, FIELD_BY_NAME, n=1)) else "remove it; see `spinerisk schema`"))
+        for key, value in record.items() if key not in FIELD_BY_NAME
+    ]
+    clean: dict[str, Any] = {}
+    for key, value in record.items():
+        if key not in FIELD_BY_NAME or value is None:
+            continue
+        spec = FIELD_BY_NAME[key]
+        column = pd.Series([value], dtype=object)
+        found = _field_problems(spec, column, None) if spec.kind != "identifier" else []
+        # a single present value can never be "all missing"; keep only value problems
+        found = [p for p in found if not p.issue.startswith("all ")]
+        problems += [Problem(p.field, p.issue, values=p.values, allowed=p.allowed, fix=p.fix)
+                     for p in found]
+        if not found:
+            clean[key] = to_canonical_dtype(spec, column).tolist()[0]
+    if problems:
+        raise SchemaValidationError(problems)
+    return clean
