@@ -345,6 +345,18 @@ def _rows_problem(field_name: str, issue: str, mask: pd.Series, values: pd.Serie
                    values=tuple(distinct), allowed=allowed, fix=fix)
 
 
+def closest(name: str, candidates: Iterable[str]) -> str | None:
+    """The candidate most like ``name`` (case-insensitive, containment counts), or None."""
+    candidates = list(candidates)
+    lowered = {c.lower(): c for c in candidates}
+    key = name.lower()
+    contains = [c for low, c in lowered.items() if key in low or low in key]
+    if contains:
+        return min(contains, key=len)
+    hit = difflib.get_close_matches(key, list(lowered), n=1, cutoff=0.6)
+    return lowered[hit[0]] if hit else None
+
+
 # --------------------------------------------------------------------------- mapping
 
 @dataclass(frozen=True)
@@ -387,9 +399,9 @@ class ColumnMapping:
         targets = list(self.columns.values()) + list(self.levels)
         bad = [t for t in targets if t not in FIELD_BY_NAME]
         if bad:
-            hints = {b: difflib.get_close_matches(b, FIELD_BY_NAME, n=1) for b in bad}
+            hints = {b: closest(b, FIELD_BY_NAME) for b in bad}
             raise ValueError("mapping names fields the contract does not have: "
-                             + ", ".join(f"{b} (did you mean {h[0]}?)" if h else b
+                             + ", ".join(f"{b} (did you mean {h}?)" if h else b
                                          for b, h in hints.items()))
 
     def apply(self, table: pd.DataFrame) -> pd.DataFrame:
@@ -481,8 +493,8 @@ def _column_problems(table: pd.DataFrame, expected: list[str], allow_extra: bool
     extra = [c for c in present if c not in FIELD_BY_NAME]
     problems = []
     if missing:
-        hints = [f"{m} (closest present: {h[0]})" if (h := difflib.get_close_matches(m, extra, 1))
-                 else m for m in missing]
+        hints = [f"{m} (closest present: {h})" if (h := closest(m, extra)) else m
+                 for m in missing]
         problems.append(Problem(
             "<columns>", "expected columns are missing: " + ", ".join(hints),
             fix="rename your columns in a mapping file (configs/mappings/*.yaml, key 'columns')"
@@ -653,8 +665,8 @@ def validate_record(record: dict[str, Any]) -> dict[str, Any]:
     """
     problems = [
         Problem(key, "unknown field", values=(value,),
-                fix=(f"did you mean {hint[0]}?" if (hint := difflib.get_close_matches(
-                    key, FIELD_BY_NAME, n=1)) else "remove it; see `spinerisk schema`"))
+                fix=(f"did you mean {hint}?" if (hint := closest(key, FIELD_BY_NAME))
+                     else "remove it; see `spinerisk schema`"))
         for key, value in record.items() if key not in FIELD_BY_NAME
     ]
     clean: dict[str, Any] = {}

@@ -69,7 +69,7 @@ HORIZON_MONTHS = 24.0
 TERMS: dict[str, dict[DGP, dict[str, float]]] = {
     "response": {
         "published": {
-            "intercept": 1.08,
+            "intercept": 1.19,
             "discordant_procedure": -0.9,      # review: concordant selection works better
             "depression_anxiety": -0.45,       # Cohen 2023 (depression)
             "odi_per10_above40": -0.18,        # Cohen 2023 poor baseline function
@@ -87,7 +87,7 @@ TERMS: dict[str, dict[DGP, dict[str, float]]] = {
             "bvna_x_facet_effusion": -0.53,    # facet fluid: OR 0.59
         },
         "linear": {
-            "intercept": 0.93,
+            "intercept": 1.02,
             "depression_anxiety": -0.45,
             "odi_per10_above40": -0.18,
             "duration_per52w": -0.3,
@@ -162,6 +162,15 @@ TERMS: dict[str, dict[DGP, dict[str, float]]] = {
             "age_per10_above50": 0.15,
         },
     },
+}
+
+#: Mean covariate part of the linear predictor at the reference site: a site's
+#: ``outcome_slope`` scales effects around this centre, so ``outcome_intercept`` alone moves
+#: the baseline risk of an average patient.
+COVARIATE_CENTRE: dict[str, dict[DGP, float]] = {
+    "response": {"published": -1.241, "linear": -1.018},
+    "residual_pain": {"published": 2.667, "linear": 2.515},
+    "reoperation": {"published": 1.31, "linear": 1.536},
 }
 
 #: Base missingness probability of optional fields at an average site.
@@ -330,10 +339,10 @@ def simulate(n: int, sites: int = 4, seed: int = 0, tasks: tuple[str, ...] | Non
     profiles = site_profiles or random_site_profiles(sites, rng)
     d = _draw_population(rng, n, profiles, tasks, task_mix)
     _draw_patient(rng, d, profiles)
+    _repeat_episodes(rng, d)
     _draw_phenotype_and_findings(rng, d, profiles)
     _draw_procedure(rng, d, profiles)
     lp, risk = _draw_outcomes(rng, d, profiles, dgp)
-    _repeat_episodes(rng, d)
     if missingness:
         _apply_missingness(rng, d, profiles)
     frame = schema.validate(pd.DataFrame({k: v for k, v in d.items() if k in
@@ -634,10 +643,10 @@ def design_terms(d: dict | pd.DataFrame, task: str, dgp: DGP) -> pd.DataFrame:
 
 def _procedure_offsets(procedure: np.ndarray, dgp: DGP) -> np.ndarray:
     """Procedure main effects of the response DGP (log-odds relative to TF-ESI)."""
-    offsets = {"tf_esi": 0.0, "il_esi": -0.25, "caudal_esi": -0.45, "drg_prf": -0.15,
-               "facet_ia_steroid": -1.0, "facet_rfa": -0.9, "sij_block": -0.6, "sij_rfa": -0.3,
-               "bvna": 0.2, "mild": -0.1, "pldd": -0.15, "ozone": -0.35,
-               "cooled_rf_disc": -0.6}
+    offsets = {"tf_esi": 0.25, "il_esi": -0.45, "caudal_esi": -0.65, "drg_prf": -0.35,
+               "facet_ia_steroid": -1.2, "facet_rfa": -1.1, "sij_block": -0.8, "sij_rfa": -0.5,
+               "bvna": 0.0, "mild": -0.3, "pldd": -0.35, "ozone": -0.55,
+               "cooled_rf_disc": -0.8}
     if dgp == "linear":
         offsets = {k: v / 2 for k, v in offsets.items()}
     return pd.Series(procedure).map(offsets).fillna(0.0).to_numpy(float)
@@ -660,7 +669,8 @@ def _draw_outcomes(rng, d, profiles, dgp) -> tuple[np.ndarray, np.ndarray]:
         covariate = x.drop(columns="intercept").to_numpy() @ beta.drop("intercept").to_numpy()
         if name == "response":
             covariate = covariate + _procedure_offsets(sub["procedure"], dgp)
-        lp[rows] = beta["intercept"] + shift[rows] + slope[rows] * covariate
+        centre = COVARIATE_CENTRE[name][dgp]
+        lp[rows] = beta["intercept"] + centre + shift[rows] + slope[rows] * (covariate - centre)
     _binary_outcomes(rng, d, lp, risk)
     _survival_outcomes(rng, d, lp, risk)
     return lp, risk
@@ -703,24 +713,24 @@ def _survival_outcomes(rng, d, lp, risk) -> None:
 def _repeat_episodes(rng, d, share: float = 0.08) -> None:
     """Make about 8% of episodes a later episode of an earlier patient at the same site.
 
-    Patient-level fields (sex, history) are copied; age moves on by up to two years.
+    Runs before findings and outcomes are drawn, so copied patient-level fields (sex,
+    history, lifestyle) feed the outcome model like any other value.
     """
     n = len(d["task"])
-    repeat = np.flatnonzero(rng.random(n) < share)
-    repeat = repeat[repeat > 0]
-    if len(repeat) == 0:
-        return
-    earlier = (rng.random(len(repeat)) * repeat).astype(int)
-    same_site = d["site_idx"][earlier] == d["site_idx"][repeat]
-    repeat, earlier = repeat[same_site], earlier[same_site]
-    # an earlier patient may itself be a repeat: follow the chain to the first episode
     first = np.arange(n)
-    first[repeat] = earlier
+    for site in np.unique(d["site_idx"]):
+        rows = np.flatnonzero(d["site_idx"] == site)
+        later = np.flatnonzero(rng.random(len(rows)) < share)
+        later = later[later > 0]
+        first[rows[later]] = rows[(rng.random(len(later)) * later).astype(int)]
+    # an earlier episode may itself be a repeat: follow each chain to the first episode
     while not np.array_equal(first, first[first]):
         first = first[first]
+    repeat = np.flatnonzero(first != np.arange(n))
     d["patient_id"][repeat] = d["patient_id"][first[repeat]]
     d["episode_id"][repeat] = np.array([f"E{i}" for i in range(2, len(repeat) + 2)],
                                        dtype=object)
+    d["age"][repeat] = np.minimum(d["age"][first[repeat]] + rng.uniform(0, 2, len(repeat)), 98)
     for name in ("sex", "diabetes", "depression_anxiety", "smoking", "employment",
                  "manual_labour", "anticoagulation"):
         d[name][repeat] = d[name][first[repeat]]

@@ -28,10 +28,23 @@ def cohort_summary(frame: pd.DataFrame) -> dict[str, pd.DataFrame]:
         events.append({"task": name, "outcome": spec.outcome, "episodes": int((task == name).sum()),
                        "known_outcome": known, "events": int(outcome.sum()),
                        "event_rate": float(outcome.mean())})
-    missing = frame.isna().mean().rename("missing_share")
-    missing = missing[missing > 0].sort_values(ascending=False).to_frame()
+    missing = missingness(frame, task)
     return {"sites": counts.mask(counts < MIN_CELL), "events": pd.DataFrame(events),
             "missing": missing}
+
+
+def missingness(frame: pd.DataFrame, task: pd.Series) -> pd.DataFrame:
+    """Share of missing values per field among the episodes whose population records it
+    (structural gaps, such as cement volume outside augmentation, are not counted)."""
+    rows = []
+    for name in frame.columns.intersection(list(schema.FIELD_BY_NAME)):
+        recorded = task.isin(schema.FIELD_BY_NAME[name].tasks)
+        if recorded.sum() >= MIN_CELL:
+            rows.append({"field": name, "recorded": int(recorded.sum()),
+                         "missing_share": float(frame.loc[recorded, name].isna().mean())})
+    table = pd.DataFrame(rows, columns=["field", "recorded", "missing_share"])
+    table = table[table.missing_share > 0].sort_values("missing_share", ascending=False)
+    return table.set_index("field")
 
 
 def summarise(frame: pd.DataFrame, title: str = "Cohort") -> None:
@@ -54,7 +67,8 @@ def summarise(frame: pd.DataFrame, title: str = "Cohort") -> None:
         events.add_row(r.task, r.outcome, str(r.episodes), str(r.known_outcome), str(r.events),
                        f"{r.event_rate:.1%}")
     console.print(events)
-    missing = Table(title="Missing values (share of all episodes; structural gaps included)")
+    missing = Table(title="Missing values (share of the episodes whose population records the "
+                    "field)")
     missing.add_column("field")
     missing.add_column("missing", justify="right")
     for name, row in parts["missing"].head(15).iterrows():

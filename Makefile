@@ -1,0 +1,33 @@
+# spinerisk: set-up, main job and tests. `make demo` and `make test` work on a fresh machine.
+UV ?= python3 -m uv
+UV_VERSION ?= 0.13.8
+COHORT ?= data/demo-cohort.parquet
+
+.PHONY: setup system-deps demo test test-quick bench lint
+
+setup: .venv/.synced system-deps
+
+.venv/.synced: pyproject.toml uv.lock
+	@python3 -m uv --version >/dev/null 2>&1 || python3 -m pip install --quiet "uv==$(UV_VERSION)"
+	$(UV) sync --frozen
+	@touch $@
+
+system-deps:
+	@bash scripts/install-system-deps.sh
+
+## The main job on the embedded default: a simulated multi-site cohort, the local MLflow store.
+demo: .venv/.synced
+	$(UV) run spinerisk simulate --task all --n 5000 --sites 4 --seed 7 --out $(COHORT)
+	$(UV) run spinerisk demo --cohort $(COHORT)
+
+test: setup
+	$(UV) run pytest -q
+
+test-quick: .venv/.synced
+	$(UV) run pytest -q -x -m "not browser"
+
+bench: .venv/.synced
+	@for script in benchmarks/bench_*.py; do echo "== $$script"; $(UV) run python $$script; done
+
+lint: .venv/.synced
+	$(UV) run ruff check src tests benchmarks
