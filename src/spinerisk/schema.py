@@ -12,7 +12,9 @@ how to fix it.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable
+import math
+import numbers
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -325,7 +327,7 @@ class SchemaValidationError(ValueError):
 
     def __init__(self, problems: list[Problem]):
         self.problems = problems
-        lines = [f"{len(problems)} problem(s) with the table:"]
+        lines = [f"{len(problems)} problem(s) with the data:"]
         lines += [f"  - {p.message()}" for p in problems]
         super().__init__("\n".join(lines))
 
@@ -528,7 +530,8 @@ def _field_problems(spec: Field, values: pd.Series, episode_task: pd.Series | No
 
 
 def _identifier_problem(spec: Field, values: pd.Series, present: pd.Series) -> Problem | None:
-    blank = present & (values.astype(str).str.strip() == "")
+    blank_values = [v for v in pd.unique(values[present]) if not str(v).strip()]
+    blank = present & values.isin(blank_values)
     if blank.any():
         return _rows_problem(spec.name, "blank identifiers", blank, values, spec.allowed(),
                              "give every episode its identifier")
@@ -536,7 +539,8 @@ def _identifier_problem(spec: Field, values: pd.Series, present: pd.Series) -> P
 
 
 def _level_problem(spec: Field, values: pd.Series, present: pd.Series) -> Problem | None:
-    unknown = present & ~values.astype(object).isin(spec.levels)
+    codes = pd.Categorical(values.astype(object), categories=list(spec.levels)).codes
+    unknown = present & (codes == -1)
     if unknown.any():
         return _rows_problem(spec.name, "unknown levels", unknown, values, spec.allowed(),
                              f"declare a recode under 'levels: {spec.name}:' in the mapping file")
@@ -646,42 +650,109 @@ def field_groups() -> dict[str, list[Field]]:
 
 
 
-def validate_record(record: dict[str, Any]) -> dict[str, Any]:
-    """Check one patient record (e.g. a clinician's JSON) against the contract.
+# --------------------------------------------------------------------------- one record
+# A clinical record is often incomplete, so an absent or null field is simply missing;
+# every present field must have the contract's JSON type, range or level. Nothing is
+# coerced beyond exact representations (JSON true/false for a binary field, 2.0 for 2).
 
-    Absent fields and ``None`` values count as missing (the record may be incomplete);
-    every present value is checked for type, range and level exactly as in
-    :func:`validate`. Unknown keys are an error with the closest field name.
+def validate_record(record: Mapping[str, Any]) -> dict[str, Any]:
+    """Check one patient record and return its present fields in canonical Python types.
+
+    Parameters
+    ----------
+    record : mapping
+        Contract field name -> value. Absent keys and ``None``/NaN values are missing.
 
     Returns
     -------
     dict
-        The record with each present value in its canonical Python type.
+        Present fields only: ``str`` for identifiers and categories, ``int`` for binary
+        and integer fields, ``float`` for numeric fields.
 
     Raises
     ------
     SchemaValidationError
-        Listing every problem, each with field, value, what was allowed and how to fix it.
+        Listing every problem (unknown field, wrong type, out of range, unknown level).
     """
-    problems = [
-        Problem(key, "unknown field", values=(value,),
-                fix=(f"did you mean {hint}?" if (hint := closest(key, FIELD_BY_NAME))
-                     else "remove it; see `spinerisk schema`"))
-        for key, value in record.items() if key not in FIELD_BY_NAME
-    ]
+    if not isinstance(record, Mapping):
+        raise SchemaValidationError([Problem(
+            "<record>", f"a patient record must be a JSON object, got {type(record).__name__}",
+            fix="send one object mapping contract field names to values")])
     clean: dict[str, Any] = {}
-    for key, value in record.items():
-        if key not in FIELD_BY_NAME or value is None:
+    problems: list[Problem] = []
+    for name, value in record.items():
+        spec = FIELD_BY_NAME.get(name)
+        if spec is None:
+            problems.append(_unknown_field(str(name), value))
             continue
-        spec = FIELD_BY_NAME[key]
-        column = pd.Series([value], dtype=object)
-        found = _field_problems(spec, column, None) if spec.kind != "identifier" else []
-        # a single present value can never be "all missing"; keep only value problems
-        found = [p for p in found if not p.issue.startswith("all ")]
-        problems += [Problem(p.field, p.issue, values=p.values, allowed=p.allowed, fix=p.fix)
-                     for p in found]
-        if not found:
-            clean[key] = to_canonical_dtype(spec, column).tolist()[0]
+        if _is_missing(value):
+            continue
+        canonical, issue = _CHECKS[spec.kind](spec, value)
+        if issue:
+            problems.append(Problem(spec.name, issue, values=(value,), allowed=spec.allowed(),
+                                    fix=_fix(spec)))
+        else:
+            clean[name] = canonical
     if problems:
         raise SchemaValidationError(problems)
     return clean
+
+
+def _unknown_field(name: str, value: Any) -> Problem:
+    close = [f for f in FIELD_BY_NAME if f.startswith(name)][:3] or (
+        [hint] if (hint := closest(name, FIELD_BY_NAME)) else [])
+    fix = (f"did you mean {' or '.join(repr(c) for c in close)}?" if close
+           else "remove it or map it to a contract field")
+    return Problem(name, "not a field of the data contract", values=(value,),
+                   allowed="a field listed by `spinerisk schema`", fix=fix)
+
+
+def _is_missing(value: Any) -> bool:
+    if value is None:
+        return True
+    try:
+        return bool(pd.isna(value))
+    except (TypeError, ValueError):
+        return False
+
+
+def _fix(spec: Field) -> str:
+    if spec.kind == "category":
+        return "use one of the listed levels exactly, or null when unknown"
+    return "correct the value (check the unit), or use null when unknown"
+
+
+def _check_record_identifier(spec: Field, value: Any) -> tuple[Any, str]:
+    if isinstance(value, bool) or not isinstance(value, (str, numbers.Integral)):
+        return None, "not an identifier (text or whole number)"
+    text = str(value).strip()
+    return (text, "") if text else (None, "blank identifier")
+
+
+def _check_category(spec: Field, value: Any) -> tuple[Any, str]:
+    if isinstance(value, str) and value in spec.levels:
+        return value, ""
+    return None, "unknown level"
+
+
+def _check_binary(spec: Field, value: Any) -> tuple[Any, str]:
+    if isinstance(value, bool):
+        return int(value), ""
+    if isinstance(value, numbers.Real) and value in (0, 1):
+        return int(value), ""
+    return None, "not a 0/1 value"
+
+
+def _check_number(spec: Field, value: Any) -> tuple[Any, str]:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        return None, "not a number"
+    number = float(value)
+    if not math.isfinite(number) or not spec.low <= number <= spec.high:
+        return None, "out of range"
+    if spec.kind == "integer":
+        return (int(number), "") if number.is_integer() else (None, "not a whole number")
+    return number, ""
+
+
+_CHECKS = {"identifier": _check_record_identifier, "category": _check_category,
+           "binary": _check_binary, "integer": _check_number, "numeric": _check_number}
