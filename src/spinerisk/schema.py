@@ -522,56 +522,41 @@ def _field_problems(spec: Field, values: pd.Series, episode_task: pd.Series | No
         problems.append(_rows_problem(
             spec.name, "missing values where the field is required", missing & recorded,
             values, "a value in every row", "fill the value from the source record"))
-    present = ~missing
-    checker = {"identifier": _identifier_problem, "category": _level_problem,
-               "binary": _binary_problem}.get(spec.kind, _number_problem)
-    problem = checker(spec, values, present)
+    problem = _value_problem(spec, values, ~missing)
     return problems + ([problem] if problem else [])
 
 
-def _identifier_problem(spec: Field, values: pd.Series, present: pd.Series) -> Problem | None:
-    blank_values = [v for v in pd.unique(values[present]) if not str(v).strip()]
-    blank = present & values.isin(blank_values)
-    if blank.any():
-        return _rows_problem(spec.name, "blank identifiers", blank, values, spec.allowed(),
-                             "give every episode its identifier")
+def _value_problem(spec: Field, values: pd.Series, present: pd.Series) -> Problem | None:
+    """The first failing value check of the field's kind, over all rows at once."""
+    for issue, bad, fix in _value_checks(spec, values, present):
+        if bad.any():
+            return _rows_problem(spec.name, issue, bad, values, spec.allowed(), fix)
     return None
 
 
-def _level_problem(spec: Field, values: pd.Series, present: pd.Series) -> Problem | None:
-    codes = pd.Categorical(values.astype(object), categories=list(spec.levels)).codes
-    unknown = present & (codes == -1)
-    if unknown.any():
-        return _rows_problem(spec.name, "unknown levels", unknown, values, spec.allowed(),
-                             f"declare a recode under 'levels: {spec.name}:' in the mapping file")
-    return None
-
-
-def _binary_problem(spec: Field, values: pd.Series, present: pd.Series) -> Problem | None:
-    as_number = pd.to_numeric(values, errors="coerce")
-    bad = present & ~as_number.isin([0, 1])
-    if bad.any():
-        return _rows_problem(spec.name, "not a 0/1 value", bad, values, spec.allowed(),
-                             f"recode yes/no values under 'levels: {spec.name}:' in the mapping")
-    return None
-
-
-def _number_problem(spec: Field, values: pd.Series, present: pd.Series) -> Problem | None:
-    as_number = pd.to_numeric(values, errors="coerce")
-    not_numeric = present & as_number.isna()
-    if not_numeric.any():
-        return _rows_problem(spec.name, "not a number", not_numeric, values, spec.allowed(),
-                             "remove text from the column (leave missing cells empty)")
-    out_of_range = present & ((as_number < spec.low) | (as_number > spec.high))
-    if out_of_range.any():
-        return _rows_problem(spec.name, "out of range", out_of_range, values, spec.allowed(),
-                             f"check units ({spec.unit}) and data entry")
-    if spec.kind == "integer":
-        fractional = present & (as_number % 1 != 0)
-        if fractional.any():
-            return _rows_problem(spec.name, "not a whole number", fractional, values,
-                                 spec.allowed(), "record the grade as a whole number")
-    return None
+def _value_checks(spec: Field, values: pd.Series, present: pd.Series):
+    """Yield (issue, offending rows, fix) checks lazily, the most basic first."""
+    if spec.kind == "identifier":
+        blank_values = [v for v in pd.unique(values[present]) if not str(v).strip()]
+        yield ("blank identifiers", present & values.isin(blank_values),
+               "give every episode its identifier")
+    elif spec.kind == "category":
+        codes = pd.Categorical(values.astype(object), categories=list(spec.levels)).codes
+        yield ("unknown levels", present & (codes == -1),
+               f"declare a recode under 'levels: {spec.name}:' in the mapping file")
+    elif spec.kind == "binary":
+        as_number = pd.to_numeric(values, errors="coerce")
+        yield ("not a 0/1 value", present & ~as_number.isin([0, 1]),
+               f"recode yes/no values under 'levels: {spec.name}:' in the mapping")
+    else:
+        as_number = pd.to_numeric(values, errors="coerce")
+        yield ("not a number", present & as_number.isna(),
+               "remove text from the column (leave missing cells empty)")
+        yield ("out of range", present & ((as_number < spec.low) | (as_number > spec.high)),
+               f"check units ({spec.unit}) and data entry")
+        if spec.kind == "integer":
+            yield ("not a whole number", present & (as_number % 1 != 0),
+                   "record the grade as a whole number")
 
 
 def _duplicate_problems(table: pd.DataFrame) -> list[Problem]:

@@ -512,9 +512,11 @@ def _draw_symptoms(rng, d, is_) -> None:
     d["sij_provocation_positive"] = rng.binomial(5, np.where(is_["sacroiliac"], 0.7, 0.12))
     d["n_plausible_levels"] = np.where(radicular, 1 + rng.binomial(2, 0.2, n), 0)
     aug, peld = task == "residual_pain", task == "reoperation"
-    for name, p in {"red_flag_fever": 0.008, "red_flag_weight_loss": 0.012,
-                    "red_flag_cancer_history": np.where(aug, 0.08, 0.035),
-                    "red_flag_trauma": np.where(aug, 0.3, 0.02),
+    # red-flag patients are mostly triaged away before a degenerative procedure; the few
+    # left are the pathway's contraindicated cases
+    for name, p in {"red_flag_fever": 0.004, "red_flag_weight_loss": 0.006,
+                    "red_flag_cancer_history": np.where(aug, 0.08, 0.015),
+                    "red_flag_trauma": np.where(aug, 0.3, 0.01),
                     "red_flag_cauda_equina": 0.002,
                     "progressive_deficit": np.where(peld, 0.03, 0.008)}.items():
         d[name] = _bernoulli(rng, p, n)
