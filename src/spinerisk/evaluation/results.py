@@ -14,14 +14,14 @@ from typing import Any
 import numpy as np
 
 
-def _clean(value: Any) -> Any:
+def json_ready(value: Any) -> Any:
     """Convert numpy scalars/arrays and non-finite floats into JSON-safe values."""
     if isinstance(value, np.ndarray):
-        return [_clean(v) for v in value.tolist()]
+        return [json_ready(v) for v in value.tolist()]
     if isinstance(value, (list, tuple)):
-        return [_clean(v) for v in value]
+        return [json_ready(v) for v in value]
     if isinstance(value, dict):
-        return {k: _clean(v) for k, v in value.items()}
+        return {k: json_ready(v) for k, v in value.items()}
     if isinstance(value, (np.floating, float)):
         v = float(value)
         if math.isnan(v):
@@ -42,7 +42,7 @@ class _JSONResult:
     """``to_dict()`` for dataclasses whose JSON keys are their field names."""
 
     def to_dict(self) -> dict[str, Any]:
-        return _clean({name: getattr(self, name) for name in self.__dataclass_fields__})
+        return json_ready({name: getattr(self, name) for name in self.__dataclass_fields__})
 
 
 @dataclass(frozen=True)
@@ -59,7 +59,7 @@ class Estimate:
     method: str = "none"
 
     def to_dict(self) -> dict[str, Any]:
-        return _clean(
+        return json_ready(
             {
                 "estimate": self.estimate,
                 "ci_lower": self.lower,
@@ -112,7 +112,7 @@ class CalibrationCurve:
     settings: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        return _clean(
+        return json_ready(
             {
                 "method": self.method,
                 "settings": self.settings,
@@ -196,7 +196,7 @@ class DecisionCurve:
 
     def to_dict(self) -> dict[str, Any]:
         frame = self.to_frame()
-        return {"horizon": _clean(self.horizon), "rows": _clean(frame.to_dict("records"))}
+        return {"horizon": json_ready(self.horizon), "rows": json_ready(frame.to_dict("records"))}
 
 
 @dataclass(frozen=True)
@@ -270,7 +270,7 @@ class BootstrapResult:
         return self.metrics[name]
 
     def to_dict(self) -> dict[str, Any]:
-        return _clean(
+        return json_ready(
             {
                 "metrics": self.metrics,
                 "n_boot": self.n_boot,
@@ -303,7 +303,7 @@ class OptimismResult:
 
     def to_dict(self) -> dict[str, Any]:
         names = list(self.apparent)
-        return _clean(
+        return json_ready(
             {
                 "metrics": {
                     k: {

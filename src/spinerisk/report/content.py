@@ -1,0 +1,203 @@
+"""The report's content as sections of text, tables and figure names (format-neutral).
+
+HTML and PDF render the same :class:`Section` list, so both say exactly the same thing.
+Built from ``report.json`` alone (aggregates only).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass
+class Table:
+    header: list[str]
+    rows: list[list[str]]
+    caption: str = ""
+
+
+@dataclass
+class Section:
+    title: str
+    paragraphs: list[str] = field(default_factory=list)
+    tables: list[Table] = field(default_factory=list)
+    figures: list[str] = field(default_factory=list)
+    bullets: list[str] = field(default_factory=list)
+
+
+NAMES = {
+    "c_statistic": "C-statistic (AUC)", "harrell_c": "Harrell's C", "uno_c": "Uno's C",
+    "td_auc": "time-dependent AUC at the horizon", "oe_ratio": "O/E ratio",
+    "calibration_in_the_large": "calibration-in-the-large", "calibration_intercept":
+    "calibration intercept", "calibration_slope": "calibration slope", "brier": "Brier score",
+    "ipa": "IPA (scaled Brier)",
+}
+
+
+def num(value: Any, digits: int = 3) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, str):
+        return value
+    return f"{value:.{digits}f}"
+
+
+def est(e: dict[str, Any], digits: int = 3) -> str:
+    """``estimate (lower to upper)``; the estimate alone when there is no interval."""
+    if e.get("ci_lower") is None:
+        return num(e["estimate"], digits)
+    return f"{num(e['estimate'], digits)} ({num(e['ci_lower'], digits)} to {num(e['ci_upper'], digits)})"
+
+
+def build_sections(r: dict[str, Any]) -> list[Section]:
+    """Sections 1-7 of the issue's report, in order, plus a data/methods section."""
+    return [_verdict(r), _sample_size(r), _case_mix(r), _performance(r), _subgroups(r),
+            _updating(r), _tripod(r), _methods(r)]
+
+
+def title(r: dict[str, Any]) -> str:
+    return f"External validation of {r['model']} at site {r['site']}"
+
+
+def subtitle(r: dict[str, Any]) -> str:
+    t = r["task"]
+    outcome = (f"{t['outcome']} by {t['horizon']:g} ({t['time']})" if t["time"]
+               else t["outcome"])
+    return f"Task {t['name']}: {t['description'] or 'outcome ' + outcome}. Predicted: risk of {outcome}."
+
+
+def _verdict(r):
+    v = r["verdict"]
+    decision = v["decision"].upper() + (" (provisional)" if v["provisional"] else "")
+    return Section("1. Verdict", paragraphs=[f"Verdict: {decision}."], bullets=list(v["reasons"]))
+
+
+def _sample_size(r):
+    s = r["sample_size"]
+    paras = [f"{s['n']} patients analysed: {s['events']} events and {s['non_events']} non-events"
+             + (f" ({s['censored_before_horizon']} censored before the horizon)"
+                if "censored_before_horizon" in s else "") + ".",
+             f"Requirement ({s['method']}): "
+             + ("met." if s["meets_requirement"] else "NOT met.")
+             + (f" Required n = {s['required_n']}." if "required_n" in s else "")]
+    rows = [[NAMES.get(k, k), num(s["target_ci_widths"][k], 2), num(w, 3),
+             "yes" if s["targets_met"][k] else "no"] for k, w in s["achieved_ci_widths"].items()]
+    data = r["data"]
+    excl = [[reason, str(n)] for reason, n in data["excluded"].items()] or [["(none)", "0"]]
+    return Section("2. Sample size", paragraphs=paras, tables=[
+        Table(["measure", "target 95% CI width", "achieved width", "met"], rows,
+              "Precision reached at this site"),
+        Table(["excluded because", "rows"], excl,
+              f"{data['n_input']} rows in the table, {data['n_analysed']} analysed")])
+
+
+def _case_mix(r):
+    cm = r["case_mix"]
+    if cm is None:
+        return Section("3. Case-mix", paragraphs=[
+            "No development reference was given, so the case-mix comparison is not shown."],
+            figures=["linear_predictor"])
+    lp = cm["linear_predictor"]
+    paras = [
+        "Membership model C-statistic: "
+        + (est(cm["membership_c"]) if cm["membership_c"] else "not computed")
+        + f" ({cm['membership_note']}).",
+        (f"Linear predictor: site mean {num(lp['site_mean'], 2)}, SD {num(lp['site_sd'], 2)}; "
+        f"development mean {num(lp['development_mean'], 2)}, SD {num(lp['development_sd'], 2)} "
+        f"(SD ratio {num(lp['sd_ratio'], 2)}). A narrower spread lowers the C-statistic a model "
+        "can reach at this site even when it is correct."),
+    ]
+    if cm.get("model_based_c") is not None:
+        paras.append(f"Model-based C (expected here if the model were correct): "
+                     f"{num(cm['model_based_c'])}.")
+    rows = []
+    for v in cm["variables"]:
+        label = v["variable"] + (f" = {v['level']}" if v["level"] else "")
+        if v["site"] is None:
+            dev, site = "-", v.get("note", "-")
+        elif v["kind"] == "category":
+            dev, site = num(v["development"]), num(v["site"])
+        else:
+            dev = "-" if v["development"] is None else f"{num(v['development']['mean'], 2)} ({num(v['development']['sd'], 2)})"
+            site = "-" if v["site"] is None else f"{num(v['site']['mean'], 2)} ({num(v['site']['sd'], 2)})"
+        rows.append([label, dev, site, num(v["smd"], 2), num(v["missing_development"], 2),
+                     num(v["missing_site"], 2)])
+    return Section("3. Case-mix", paragraphs=paras, figures=["smd", "linear_predictor"], tables=[
+        Table(["predictor", "development: mean (SD) or share", "site", "SMD",
+               "missing (dev)", "missing (site)"], rows,
+              "Site vs development; |SMD| > 0.1 is a notable difference")])
+
+
+def _performance(r):
+    m = r["performance"]["metrics"]
+    rows = [[NAMES.get(k, k), est(v)] for k, v in m.items()]
+    curve = r["performance"].get("calibration_curve")
+    paras = []
+    if curve:
+        paras.append(f"Flexible calibration ({curve['method']}): ICI {num(curve['ici'])}, "
+                     f"E50 {num(curve['e50'])}, E90 {num(curve['e90'])}, Emax {num(curve['emax'])}.")
+    th = r["task"]["thresholds"]
+    paras.append(f"Decision curve over thresholds {th[0]:g} to {th[1]:g} (the clinically "
+                 "reasonable range for this task).")
+    return Section("4. Performance", paragraphs=paras, figures=["calibration", "decision"],
+                   tables=[Table(["measure", "estimate (95% CI)"], rows)])
+
+
+def _subgroups(r):
+    rows, suppressed = [], 0
+    for s in r["subgroups"]:
+        if s["status"] != "reported":
+            suppressed += s["status"] == "suppressed"
+            rows.append([s["subgroup"], s["level"] or "-", s["note"], "", "", ""])
+            continue
+        m = s.get("metrics", {})
+        c = m.get("harrell_c", m.get("c_statistic"))
+        rows.append([s["subgroup"], s["level"], f"{s['events']} / {s['non_events']}",
+                     est(c, 2) if c else "-", est(m["oe_ratio"], 2) if m else "-",
+                     est(m["calibration_slope"], 2) if m else "-"])
+    return Section("5. Subgroups", paragraphs=[
+        (f"Cells with fewer than {r['settings']['min_count']} events or non-events are suppressed "
+        f"({suppressed} suppressed).")], tables=[
+        Table(["subgroup", "level", "events / non-events", "C", "O/E", "slope"], rows)])
+
+
+def _updating(r):
+    u = r["updating"]
+    tests = [[t["simpler"] + " vs revision", num(t["statistic"], 1), str(t["df"]),
+              num(t["p_value"], 4), "yes" if t["rejected"] else "no"] for t in u["tests"]]
+    cv = [[m, num(v["loglik_per_patient"], 4), num(v.get("c_statistic")),
+           num(v.get("calibration_slope")), num(v.get("oe_ratio")), num(v.get("brier"))]
+          for m, v in u["cross_validated"].items()]
+    v = r["verdict"]
+    paras = [f"Recommended: {v['recommended_update_label']}.", u["reason"],
+             ("If adopted, the updated model can be registered as a site-specific version "
+             f"with alias site-{r['site']} (spinerisk validate --register-update).")]
+    if v["recommended_update"] != u["recommended"]:
+        paras.insert(1, "The verdict overrides the closed test's choice ("
+                     f"{u['recommended_label']}); see the verdict's reasons.")
+    coefs = u["fits"].get(v["recommended_update"], {}).get("coefficients", {})
+    if coefs and v["recommended_update"] != "revision":
+        paras.append("Update: " + ", ".join(f"{k} {num(v['estimate'])} (SE {num(v['se'])})"
+                                           for k, v in coefs.items()) + ".")
+    return Section("6. Updating", paragraphs=paras, tables=[
+        Table(["closed test", "LR", "df", "p", "rejected"], tests,
+              f"Likelihood-ratio tests at alpha = {u['alpha']}"),
+        Table(["method", "CV log-lik / patient", "C", "slope", "O/E", "Brier"], cv,
+              "Each method fitted and evaluated by cross-validation within the site")])
+
+
+def _tripod(r):
+    t = r["tripod_ai"]
+    return Section("7. TRIPOD+AI", tables=[
+        Table(["item filled by this report", "where"], [[i["item"], i["where"]] for i in t["filled"]])],
+        paragraphs=["Items a person must still write:"], bullets=list(t["for_a_person"]))
+
+
+def _methods(r):
+    s = r["settings"]
+    return Section("Methods notes", paragraphs=[
+        f"Bootstrap replicates: {s['n_boot']} (seed {s['seed']}); cross-validation: {s['cv']}; "
+        f"closed testing at alpha {s['alpha']} (Vergouwe et al. 2017). Verdict rules: "
+        + ", ".join(f"{k} = {v}" for k, v in r["verdict"]["rules"].items()) + ".",
+        r["disclaimer"]])
