@@ -137,7 +137,7 @@ def test_validate_record_checks_present_fields_only():
         schema.validate_record({"age": 150, "bmii": 30})
     fields = {p.field for p in err.value.problems}
     assert fields == {"age", "bmii"}
-    assert "did you mean bmi" in str(err.value)
+    assert "did you mean 'bmi'" in str(err.value)
 
 
 def test_data_dictionary_covers_every_field(tmp_path):
