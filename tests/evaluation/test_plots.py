@@ -16,6 +16,7 @@ from spinerisk.evaluation.plots import (
     plot_decision_curve,
     plot_roc,
     prediction_histogram,
+    to_png_bytes,
 )
 
 
@@ -56,6 +57,24 @@ def test_all_plots_write_files(sample, tmp_path, suffix):
             text = data.decode()
             assert re.search(r"<script[^>]*\bsrc=", text) is None  # no external script (CDN)
             assert len(text) > 1_000_000  # plotly.js embedded inline
+
+
+def test_plots_draw_into_a_buffer_as_they_write_files(sample, tmp_path):
+    """A binary buffer receives the same PNG as the file; to_png_bytes saves any figure."""
+    import io
+
+    import matplotlib.pyplot as plt
+
+    y, p = sample
+    roc = roc_curve(y, p)
+    buffer = io.BytesIO()
+    assert plot_roc(roc, buffer) is buffer
+    png = buffer.getvalue()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 5000
+    assert png == plot_roc(roc, tmp_path / "roc.png").read_bytes()
+    fig, ax = plt.subplots()
+    ax.plot([0, 1], [0, 1])
+    assert to_png_bytes(fig)[:8] == b"\x89PNG\r\n\x1a\n" and not plt.fignum_exists(fig.number)
 
 
 def test_bad_suffix_is_explained(sample, tmp_path):

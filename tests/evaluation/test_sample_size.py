@@ -10,7 +10,11 @@ import pandas as pd
 import pytest
 from scipy.special import expit
 
-from spinerisk.evaluation import sample_size_external_binary, sample_size_survival
+from spinerisk.evaluation import (
+    sample_size_external_binary,
+    sample_size_external_survival,
+    sample_size_survival,
+)
 from spinerisk.evaluation.sample_size import lp_distribution
 
 
@@ -77,3 +81,81 @@ def test_impossible_inputs_are_explained():
         sample_size_external_binary(prevalence=0.1, c_statistic=0.4)
     with pytest.raises(ValueError, match="prevalence must be"):
         sample_size_external_binary(prevalence=1.2, c_statistic=0.7)
+
+
+# ------------------------------------------------ external validation, time-to-event
+Z95 = 1.959963984540054
+
+
+def _simulate_survival(n, reps, *, sigma, base, cens, horizon, rng):
+    """Independent simulator: LP ~ N(0, sigma^2), exponential PH times, exponential censoring."""
+    lp = rng.normal(0.0, sigma, (reps, n))
+    t = rng.exponential(1.0 / (base * np.exp(lp)))
+    c = rng.exponential(1.0 / cens, (reps, n)) if cens > 0 else np.full((reps, n), np.inf)
+    end = np.minimum(np.minimum(t, c), horizon)
+    return end, (t <= np.minimum(c, horizon)).astype(float), lp
+
+
+def test_survival_without_censoring_reduces_to_binary_oe():
+    """No censoring: 1 - KM is a proportion, so the O/E size equals the binary one."""
+    surv = sample_size_external_survival(risk_at_horizon=0.2, c_statistic=0.75, horizon=12.0)
+    binary = sample_size_external_binary(prevalence=0.2, c_statistic=0.75)
+    size = {r.kind: {c.name: c.sample_size for c in r.criteria} for r in (surv, binary)}
+    assert size["external_survival"]["oe"] == size["external_binary"]["oe"]
+    assert surv.sample_size == max(c.sample_size for c in surv.criteria)
+    assert surv.driving_criterion in surv.explanation and surv.events == pytest.approx(0.2 * surv.sample_size)
+
+
+def test_survival_population_matches_its_inputs(seed):
+    """The assumed population reproduces the risk by the horizon, the censored share and C."""
+    from spinerisk.evaluation import harrell_c
+    from spinerisk.evaluation._km import km_at
+
+    res = sample_size_external_survival(risk_at_horizon=0.3, c_statistic=0.72, horizon=5.0,
+                                        censored_before_horizon=0.25)
+    d = {c.name: c.details for c in res.criteria}
+    time, event, lp = _simulate_survival(60_000, 1, sigma=d["calibration_slope"]["lp_sd"],
+                                         base=d["oe"]["baseline_hazard"], cens=d["oe"]["censoring_hazard"],
+                                         horizon=5.0, rng=np.random.default_rng(seed))
+    time, event, lp = time[0], event[0], lp[0]
+    assert 1 - km_at(time, event, 5.0) == pytest.approx(0.3, abs=0.01)
+    assert np.mean((event == 0) & (time < 5.0)) == pytest.approx(0.25, abs=0.01)
+    assert harrell_c(time, event, lp, ci=False).estimate == pytest.approx(0.72, abs=0.01)
+
+
+def test_survival_criteria_by_simulation(seed):
+    """At each returned n the empirical SD of ln(O), the Cox slope and Harrell's C hits its target SE."""
+    from spinerisk.evaluation import calibration_slope_survival, harrell_c
+    from spinerisk.evaluation._km import km_at
+
+    widths = {"oe": 0.5, "calibration_slope": 0.4, "c_statistic": 0.16}
+    res = sample_size_external_survival(risk_at_horizon=0.35, c_statistic=0.75, horizon=2.0,
+                                        censored_before_horizon=0.2, oe_width=widths["oe"],
+                                        slope_width=widths["calibration_slope"], c_width=widths["c_statistic"])
+    by = {c.name: c for c in res.criteria}
+    d = by["oe"].details
+    rng = np.random.default_rng(seed)
+
+    def studies(name, reps=250):
+        return zip(*_simulate_survival(by[name].sample_size, reps, sigma=by["calibration_slope"].details["lp_sd"],
+                                       base=d["baseline_hazard"], cens=d["censoring_hazard"], horizon=2.0, rng=rng))
+
+    log_o = [math.log(1 - km_at(t, e, 2.0)) for t, e, _ in studies("oe")]
+    se_oe = math.log((0.5 + math.sqrt(0.5**2 + 4)) / 2) / Z95  # O/E CI exp(+-z se) of width 0.5
+    assert np.std(log_o) == pytest.approx(se_oe, rel=0.15)
+    slopes = [calibration_slope_survival(t, e, lp).estimate for t, e, lp in studies("calibration_slope")]
+    assert np.std(slopes) == pytest.approx(0.4 / (2 * Z95), rel=0.15)
+    cs = [harrell_c(t, e, lp, ci=False).estimate for t, e, lp in studies("c_statistic")]
+    assert np.std(cs) == pytest.approx(0.16 / (2 * Z95), rel=0.15)
+
+
+def test_survival_net_benefit_and_errors():
+    res = sample_size_external_survival(risk_at_horizon=0.06, c_statistic=0.7, horizon=24.0,
+                                        censored_before_horizon=0.1, threshold=0.1)
+    nb = next(c for c in res.criteria if c.name == "net_benefit")
+    assert nb.details["censoring_inflation"] > 1 and 0 < nb.details["sensitivity"] < 1
+    with pytest.raises(ValueError, match="censored_before_horizon must be"):
+        sample_size_external_survival(risk_at_horizon=0.5, c_statistic=0.7, horizon=1.0,
+                                      censored_before_horizon=1.0)
+    with pytest.raises(ValueError, match="c_statistic must be"):
+        sample_size_external_survival(risk_at_horizon=0.1, c_statistic=0.45, horizon=1.0)

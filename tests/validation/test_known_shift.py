@@ -76,6 +76,9 @@ def test_time_to_event_shift_is_recovered(seed, site_factory):
     assert result.verdict.decision == RECALIBRATE
     b = result.updating.fits["recalibration"]
     assert abs(b.coef[1] - 0.7) < 4 * b.se[1]
+    riley = result.sample_size["riley"]  # Riley's time-to-event calculator at the site's own risk
+    assert riley["kind"] == "external_survival" and result.sample_size["required_n"] == riley["sample_size"]
+    assert 0.02 < riley["inputs"]["risk_at_horizon"] < 0.3
 
 
 def test_site_updated_model_contract(seed, site_factory):

@@ -15,7 +15,7 @@ Internal validation and uncertainty
     bootstrap_binary, bootstrap_apply, resample_indices, optimism_corrected
 Sample size (Riley)
     sample_size_binary, sample_size_survival, sample_size_continuous,
-    sample_size_external_binary
+    sample_size_external_binary, sample_size_external_survival
 One call for a prediction file
     evaluate_predictions
 """
@@ -58,6 +58,7 @@ from spinerisk.evaluation.sample_size import (
     sample_size_binary,
     sample_size_continuous,
     sample_size_external_binary,
+    sample_size_external_survival,
     sample_size_survival,
 )
 from spinerisk.evaluation.survival import (
@@ -113,6 +114,7 @@ __all__ = [
     "sample_size_binary",
     "sample_size_continuous",
     "sample_size_external_binary",
+    "sample_size_external_survival",
     "sample_size_survival",
     "scaled_brier",
     "threshold_metrics",

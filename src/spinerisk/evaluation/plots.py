@@ -1,20 +1,25 @@
 """Displays for evaluation results: ROC, calibration curve (with CI band and a histogram of
 predictions), decision curve. Each is drawn from a result object, never from raw data,
 and saved as a static PNG (matplotlib) or an interactive HTML page (plotly, with
-plotly.js embedded inline so the file works offline).
+plotly.js embedded inline so the file works offline). A writable binary buffer (e.g.
+``io.BytesIO``) as target receives the PNG bytes instead of a file; figures drawn
+elsewhere become PNG bytes with :func:`to_png_bytes`.
 
 Privacy: the prediction histogram hides bins holding 1-9 patients (small-cell rule).
 """
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 
 from spinerisk.evaluation.results import CalibrationCurve, DecisionCurve, RocCurve
 
-__all__ = ["MIN_CELL", "plot_calibration", "plot_decision_curve", "plot_roc", "prediction_histogram"]
+__all__ = ["MIN_CELL", "plot_calibration", "plot_decision_curve", "plot_roc", "prediction_histogram",
+           "to_png_bytes"]
 
 MIN_CELL = 10
 
@@ -27,18 +32,27 @@ def prediction_histogram(risk, bins: int = 40) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _kind(path) -> str:
+    if hasattr(path, "write"):  # a binary buffer receives a PNG
+        return "png"
     suffix = Path(path).suffix.lower()
     if suffix not in (".png", ".html"):
         raise ValueError(f"path must end in .png (static) or .html (interactive); got {str(path)!r}")
     return suffix[1:]
 
 
-def _save_matplotlib(fig, path) -> Path:
+def _save_matplotlib(fig, path):
     import matplotlib.pyplot as plt
 
-    fig.savefig(path, dpi=150, bbox_inches="tight")
+    fig.savefig(path, format="png", dpi=150, bbox_inches="tight")
     plt.close(fig)
-    return Path(path)
+    return path if hasattr(path, "write") else Path(path)
+
+
+def to_png_bytes(fig) -> bytes:
+    """A matplotlib figure as PNG bytes (the figure is closed), saved as the plots here are."""
+    buffer = io.BytesIO()
+    _save_matplotlib(fig, buffer)
+    return buffer.getvalue()
 
 
 def _save_plotly(fig, path) -> Path:
@@ -60,8 +74,8 @@ def _new_axes(nrows=1, height_ratios=None):
     return fig, list(axes)
 
 
-def plot_roc(roc: RocCurve, path, *, label: str = "model") -> Path:
-    """ROC curve with the AUC in the legend; ``path`` ending .png or .html."""
+def plot_roc(roc: RocCurve, path: str | Path | BinaryIO, *, label: str = "model") -> Path | BinaryIO:
+    """ROC curve with the AUC in the legend; ``path`` ending .png or .html, or a binary buffer (PNG)."""
     kind = _kind(path)
     name = f"{label} (AUC {roc.auc:.3f})"
     if kind == "png":
@@ -81,8 +95,12 @@ def plot_roc(roc: RocCurve, path, *, label: str = "model") -> Path:
     return _save_plotly(fig, path)
 
 
-def plot_calibration(curve: CalibrationCurve, path, *, risk=None, title: str | None = None) -> Path:
-    """Calibration curve with its CI band, the diagonal, ICI/E90 and (if ``risk``) a histogram."""
+def plot_calibration(curve: CalibrationCurve, path: str | Path | BinaryIO, *, risk=None,
+                     title: str | None = None) -> Path | BinaryIO:
+    """Calibration curve with its CI band, the diagonal, ICI/E90 and (if ``risk``) a histogram.
+
+    ``path`` ends .png or .html, or is a binary buffer (PNG).
+    """
     kind = _kind(path)
     level = curve.settings.get("level", 0.95)
     title = title or f"Calibration ({curve.method}); ICI {curve.ici:.3f}, E90 {curve.e90:.3f}"
@@ -127,8 +145,12 @@ def plot_calibration(curve: CalibrationCurve, path, *, risk=None, title: str | N
     return _save_plotly(fig, path)
 
 
-def plot_decision_curve(dc: DecisionCurve, path, *, ymin: float = -0.05) -> Path:
-    """Net benefit against threshold for every strategy in the table (model, treat all, none)."""
+def plot_decision_curve(dc: DecisionCurve, path: str | Path | BinaryIO, *,
+                        ymin: float = -0.05) -> Path | BinaryIO:
+    """Net benefit against threshold for every strategy (model, treat all, none).
+
+    ``path`` ends .png or .html, or is a binary buffer (PNG).
+    """
     kind = _kind(path)
     frame = dc.to_frame()
     top = float(np.nanmax(frame.net_benefit.to_numpy(dtype=float)))

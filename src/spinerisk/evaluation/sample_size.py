@@ -18,6 +18,11 @@ calibration slope, C-statistic and standardised net benefit, assuming the model'
 predictor is normal with the mean and SD implied by the prevalence and C-statistic of a
 well-calibrated model (the distribution is found by quadrature, not simulation).
 
+External validation, time-to-event outcome (Riley et al., Stat Med 2022;41:1280): the same
+criteria at a horizon, with large-sample variances of the estimators this package uses
+(Greenwood for O/E, Cox information for the slope, infinitesimal jackknife for Harrell's C)
+under a normal linear predictor, proportional hazards and exponential censoring.
+
 Each result names the criterion that drives the answer and explains it in plain words.
 """
 
@@ -35,6 +40,7 @@ __all__ = [
     "sample_size_binary",
     "sample_size_continuous",
     "sample_size_external_binary",
+    "sample_size_external_survival",
     "sample_size_survival",
 ]
 
@@ -267,6 +273,25 @@ def _se_target(width: float, level: float) -> float:
     return width / (2 * ndtri(0.5 + level / 2))
 
 
+def _nb_unit_variance(p: np.ndarray, prevalence: float, threshold: float) -> tuple[float, float, float]:
+    """n * var(standardised net benefit) for calibrated risks ``p`` on the quadrature nodes.
+
+    Riley et al. (2021) eq. for sNB = sens - odds * (1 - spec) * (1 - phi) / phi; also
+    returns the anticipated sensitivity and specificity at the threshold.
+    """
+    odds = threshold / (1 - threshold)
+    sens = float(np.sum(_GH_W * p * (p > threshold)) / prevalence)
+    spec = float(np.sum(_GH_W * (1 - p) * (p <= threshold)) / (1 - prevalence))
+    unit_var = (sens * (1 - sens) / prevalence + odds**2 * spec * (1 - spec) * (1 - prevalence) / prevalence**2
+                + odds**2 * (1 - spec) ** 2 * (1 - prevalence) / prevalence**3)
+    return unit_var, sens, spec
+
+
+def _se_log_oe(oe_width: float, level: float) -> float:
+    """SE of ln(O/E) giving a CI exp(+-z se) around O/E = 1 of width ``oe_width``."""
+    return math.log((oe_width + math.sqrt(oe_width**2 + 4)) / 2) / ndtri(0.5 + level / 2)
+
+
 def sample_size_external_binary(
     *, prevalence: float, c_statistic: float, oe_width: float = 0.2, slope_width: float = 0.2,
     c_width: float = 0.1, threshold: float | None = None, nb_width: float = 0.2, level: float = 0.95,
@@ -293,9 +318,8 @@ def sample_size_external_binary(
     lp = mu + sigma * _GH_X
     p = expit(lp)
     v = p * (1 - p)
-    z = ndtri(0.5 + level / 2)
     # O/E: CI exp(+-z se) around 1 with width oe_width; var(ln O/E) = (1 - phi) / (n phi)
-    se_oe = math.log((oe_width + math.sqrt(oe_width**2 + 4)) / 2) / z
+    se_oe = _se_log_oe(oe_width, level)
     n_oe = math.ceil((1 - prevalence) / (prevalence * se_oe**2))
     # calibration slope: inverse Fisher information of (a, b) at a=0, b=1
     i_a, i_ab, i_b = (float(np.sum(_GH_W * v * lp**k)) for k in (0, 1, 2))
@@ -322,11 +346,7 @@ def sample_size_external_binary(
     ]
     if threshold is not None:
         _positive("threshold", threshold, 1)
-        odds = threshold / (1 - threshold)
-        sens = float(np.sum(_GH_W * p * (p > threshold)) / prevalence)
-        spec = float(np.sum(_GH_W * (1 - p) * (p <= threshold)) / (1 - prevalence))
-        unit_var = (sens * (1 - sens) / prevalence + odds**2 * spec * (1 - spec) * (1 - prevalence) / prevalence**2
-                    + odds**2 * (1 - spec) ** 2 * (1 - prevalence) / prevalence**3)
+        unit_var, sens, spec = _nb_unit_variance(p, prevalence, threshold)
         n_nb = math.ceil(unit_var / _se_target(nb_width, level) ** 2)
         crit.append(Criterion("net_benefit", f"the standardised net benefit at threshold {threshold} has a "
                               f"{level:.0%} CI no wider than {nb_width} (clinical utility).", n_nb,
@@ -334,3 +354,180 @@ def sample_size_external_binary(
     return _result("external_binary", crit, prevalence, {"prevalence": prevalence, "c_statistic": c_statistic,
                    "oe_width": oe_width, "slope_width": slope_width, "c_width": c_width,
                    "threshold": threshold, "nb_width": nb_width, "level": level}, "events")
+
+
+# ------------------------------------------------ external validation, time-to-event
+_GL_X, _GL_W = np.polynomial.legendre.leggauss(400)  # integrals over [0, horizon]
+_C_REFERENCE_N = 20_000  # reference cohort for the variance of Harrell's C
+_C_REFERENCE_SEED = 20211216  # fixed: the calculator is deterministic
+
+
+class _SurvivalPopulation:
+    """The anticipated validation population of :func:`sample_size_external_survival`.
+
+    Linear predictor ~ N(0, sigma^2); exponential event times with hazard
+    ``base * exp(lp)`` (the model is calibrated: slope 1); exponential censoring with
+    hazard ``cens``; follow-up ends at the horizon. Expectations over the linear predictor
+    use the Gauss-Hermite nodes, integrals over time Gauss-Legendre nodes on [0, horizon].
+    """
+
+    def __init__(self, sigma: float, risk: float, horizon: float, censored: float):
+        from scipy.optimize import brentq
+
+        self.sigma, self.horizon, self.lp = sigma, horizon, sigma * _GH_X
+        rel = np.exp(self.lp)
+        log_base = brentq(lambda a: float(np.sum(_GH_W * -np.expm1(-math.exp(a) * rel))) - risk, -40, 20)
+        self.base = math.exp(log_base) / horizon
+        self.hazard = self.base * rel
+        self.cens = 0.0 if censored == 0 else math.exp(brentq(
+            lambda a: self.censored_share(math.exp(a)) - censored, -40, 40)) / horizon
+        self.u = horizon * (_GL_X + 1.0) / 2.0
+        self.du = horizon * _GL_W / 2.0
+
+    def censored_share(self, cens_times_horizon: float) -> float:
+        """Share censored before the horizon (censoring hazard times horizon given)."""
+        total = self.hazard * self.horizon + cens_times_horizon
+        return float(np.sum(_GH_W * cens_times_horizon / total * -np.expm1(-total)))
+
+    def probabilities(self) -> np.ndarray:
+        """Each node's true (= predicted: the model is calibrated) risk by the horizon."""
+        return -np.expm1(-self.hazard * self.horizon)
+
+    def unit_var_log_observed(self, cens: float | None = None) -> float:
+        """n * var(ln(1 - KM(horizon))), the delta method on Greenwood's variance.
+
+        n var(cumulative hazard) = int_0^t dF(u) / (S(u)^2 G(u)); without censoring this
+        gives (1 - F) / F, the binary formula.
+        """
+        cens = self.cens if cens is None else cens
+        surv_u = np.exp(-np.outer(self.u, self.hazard))  # (time node, lp node)
+        s, f = surv_u @ _GH_W, (surv_u * self.hazard) @ _GH_W
+        unit_var_cumhaz = float(np.sum(self.du * f / (s * s * np.exp(-cens * self.u))))
+        risk = float(np.sum(_GH_W * self.probabilities()))
+        return (1.0 - risk) ** 2 * unit_var_cumhaz / risk**2
+
+    def unit_info_cox_slope(self) -> float:
+        """Expected Cox partial-likelihood information for the LP coefficient, per patient.
+
+        ``int_0^t (s2 - s1^2 / s0) base du`` with ``s_k(u) = E[lp^k exp(lp) at risk at u]``.
+        """
+        at_risk = np.exp(-np.outer(self.u, self.hazard + self.cens)) * (_GH_W * np.exp(self.lp))
+        s0, s1, s2 = (at_risk @ self.lp**k for k in (0, 1, 2))
+        return self.base * float(np.sum(self.du * (s2 - s1 * s1 / s0)))
+
+    def expected_harrell_c(self) -> float:
+        """Large-sample limit of Harrell's C over follow-up to the horizon.
+
+        A pair is comparable when the earlier observed time is an event: patient i fails
+        first, while both are still followed, with probability ``h_i / H (1 - exp(-H t))``,
+        ``H = h_i + h_j + 2 cens``. Harrell's C is concordant over comparable pairs. The LP
+        is on a fine grid (the Gauss-Hermite nodes are too coarse for pairs), ties count 1/2.
+        """
+        z = np.linspace(-8.0, 8.0, 801)
+        w = np.exp(-0.5 * z * z)
+        w /= w.sum()
+        hazard = self.base * np.exp(self.sigma * z)
+        total = hazard[:, None] + hazard[None, :] + 2.0 * self.cens
+        first = hazard[:, None] / total * -np.expm1(-total * self.horizon)  # [i, j]: i fails first, observed
+        pair_w = w[:, None] * w[None, :]
+        score = np.sign(np.subtract.outer(z, z)) * 0.5 + 0.5  # 1 if LP_i > LP_j, 1/2 on ties
+        return float(np.sum(pair_w * score * first) / np.sum(pair_w * first))
+
+    @classmethod
+    def for_harrell_c(cls, c_statistic: float, risk: float, horizon: float, censored: float):
+        """The population whose LP spread gives this expected Harrell's C."""
+        from scipy.optimize import brentq
+
+        sigma = brentq(lambda sd: cls(sd, risk, horizon, censored).expected_harrell_c() - c_statistic, 1e-3, 10)
+        return cls(sigma, risk, horizon, censored)
+
+    def simulate(self, n: int, rng) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``n`` patients ``(time, event, lp)`` of this population, followed to the horizon."""
+        lp = rng.normal(0.0, self.sigma, n)
+        t = rng.exponential(1.0 / (self.base * np.exp(lp)))
+        c = rng.exponential(1.0 / self.cens, n) if self.cens > 0 else np.full(n, np.inf)
+        end = np.minimum(np.minimum(t, c), self.horizon)
+        return end, (t <= np.minimum(c, self.horizon)).astype(float), lp
+
+    def unit_var_harrell_c(self) -> float:
+        """n * var(Harrell's C): infinitesimal-jackknife variance in a large reference cohort."""
+        from spinerisk.evaluation.survival import harrell_c
+
+        time, event, lp = self.simulate(_C_REFERENCE_N, np.random.default_rng(_C_REFERENCE_SEED))
+        est = harrell_c(time, event, lp)
+        se = (est.upper - est.lower) / (2 * ndtri(0.5 + est.level / 2))
+        return _C_REFERENCE_N * se**2
+
+
+def sample_size_external_survival(
+    *, risk_at_horizon: float, c_statistic: float, horizon: float, censored_before_horizon: float = 0.0,
+    oe_width: float = 0.2, slope_width: float = 0.2, c_width: float = 0.1, threshold: float | None = None,
+    nb_width: float = 0.2, level: float = 0.95,
+) -> SampleSizeResult:
+    """Minimum sample size to externally validate a time-to-event model at a horizon.
+
+    Follows the criteria of Riley et al. (Stat Med 2022;41:1280): precise O/E at the
+    horizon, calibration slope, C-statistic and (optionally) net benefit. Riley et al.
+    find each size by simulation (their slope is fitted to pseudo-observations on the log
+    cumulative-hazard scale); here the variances are the large-sample ones of the
+    estimators :mod:`spinerisk.evaluation.survival` uses, so the answer is deterministic:
+
+    * O/E = (1 - KM(horizon)) / mean risk: Greenwood's variance by the delta method
+      (reduces to the binary ``(1 - phi) / (n phi)`` without censoring);
+    * calibration slope = coefficient of the LP in a Cox model: inverse expected
+      partial-likelihood information;
+    * Harrell's C: infinitesimal-jackknife variance (as ``survival::concordance``) in a
+      reference cohort of 20,000 simulated with a fixed seed, scaled by ``1 / n``;
+    * standardised net benefit: the binary formula at the horizon risks, inflated by the
+      censoring's loss of information on the overall risk (an approximation).
+
+    Parameters
+    ----------
+    risk_at_horizon : anticipated overall risk of the event by the horizon (``1 - S(t)``).
+    c_statistic : anticipated Harrell's C over follow-up to the horizon (it sets the spread
+        of the linear predictor, given the risk and censoring).
+    horizon : the time point (any unit; only ratios matter).
+    censored_before_horizon : anticipated share of patients lost to follow-up before the
+        horizon (exponential censoring; 0 = everyone followed to the horizon).
+    oe_width, slope_width, c_width, threshold, nb_width, level : as in
+        :func:`sample_size_external_binary`.
+
+    Returns
+    -------
+    SampleSizeResult
+        Assumes a calibrated model with a normal linear predictor, proportional hazards
+        with exponential event times, and analysis of follow-up up to the horizon (longer
+        follow-up only adds precision to the slope and C). ``events`` = n times the risk
+        by the horizon (fewer are observed when patients are lost before it).
+    """
+    _positive("risk_at_horizon", risk_at_horizon, 1)
+    _positive("horizon", horizon)
+    if not 0.5 < c_statistic < 1:
+        raise ValueError(f"c_statistic must be in (0.5, 1); got {c_statistic!r}.")
+    if not 0 <= censored_before_horizon < 0.99:
+        raise ValueError(f"censored_before_horizon must be in [0, 0.99); got {censored_before_horizon!r}.")
+    pop = _SurvivalPopulation.for_harrell_c(c_statistic, risk_at_horizon, horizon, censored_before_horizon)
+    n_oe = math.ceil(pop.unit_var_log_observed() / _se_log_oe(oe_width, level) ** 2)
+    n_slope = math.ceil(1.0 / (pop.unit_info_cox_slope() * _se_target(slope_width, level) ** 2))
+    n_c = math.ceil(pop.unit_var_harrell_c() / _se_target(c_width, level) ** 2)
+    f = risk_at_horizon
+    crit = [
+        Criterion("oe", f"O/E at the horizon is estimated with a {level:.0%} CI no wider than {oe_width} "
+                  "(mean calibration).", n_oe, n_oe * f, {"censoring_hazard": pop.cens, "baseline_hazard": pop.base}),
+        Criterion("calibration_slope", f"the calibration slope (Cox) has a {level:.0%} CI no wider than "
+                  f"{slope_width} (weak calibration).", n_slope, n_slope * f, {"lp_sd": pop.sigma}),
+        Criterion("c_statistic", f"Harrell's C has a {level:.0%} CI no wider than {c_width} (discrimination).",
+                  n_c, n_c * f, {"reference_n": _C_REFERENCE_N}),
+    ]
+    if threshold is not None:
+        _positive("threshold", threshold, 1)
+        unit_var, sens, spec = _nb_unit_variance(pop.probabilities(), f, threshold)
+        inflation = pop.unit_var_log_observed() / pop.unit_var_log_observed(cens=0.0)
+        n_nb = math.ceil(inflation * unit_var / _se_target(nb_width, level) ** 2)
+        crit.append(Criterion("net_benefit", f"the standardised net benefit at threshold {threshold} has a "
+                              f"{level:.0%} CI no wider than {nb_width} (clinical utility).", n_nb, n_nb * f,
+                              {"sensitivity": sens, "specificity": spec, "censoring_inflation": inflation}))
+    return _result("external_survival", crit, f, {
+        "risk_at_horizon": f, "c_statistic": c_statistic, "horizon": horizon,
+        "censored_before_horizon": censored_before_horizon, "oe_width": oe_width, "slope_width": slope_width,
+        "c_width": c_width, "threshold": threshold, "nb_width": nb_width, "level": level}, "events by the horizon")

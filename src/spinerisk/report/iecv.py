@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from spinerisk.report.plots import _figure, _png
+from spinerisk.evaluation.plots import to_png_bytes
+from spinerisk.report.plots import _figure
 
 
 def site_rows(reports: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
@@ -75,4 +76,4 @@ def forest_plot(reports: dict[str, dict[str, Any]], pooled: list[dict[str, Any]]
         ax.set_title(measure)
         if i == 0:
             ax.legend(fontsize=7, loc="lower left")
-    return _png(fig)
+    return to_png_bytes(fig)

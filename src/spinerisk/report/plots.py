@@ -1,6 +1,8 @@
 """Figures of a validation report, drawn from its JSON (aggregates only) as PNG bytes.
 
-matplotlib is imported inside each function (Agg backend) so the package imports fast.
+Calibration and decision curves are :mod:`spinerisk.evaluation.plots`'s, drawn into a
+buffer; the report's own figures are saved with its :func:`to_png_bytes`. matplotlib is
+imported inside each function (Agg backend) so the package imports fast.
 """
 
 from __future__ import annotations
@@ -10,6 +12,8 @@ import io
 from typing import Any
 
 import numpy as np
+
+from spinerisk.evaluation.plots import to_png_bytes
 
 
 def _figure(width: float = 5.2, height: float = 3.6):
@@ -21,30 +25,16 @@ def _figure(width: float = 5.2, height: float = 3.6):
     return plt.subplots(figsize=(width, height), dpi=110)
 
 
-def _png(fig) -> bytes:
-    import matplotlib.pyplot as plt
-
-    buffer = io.BytesIO()
-    fig.tight_layout()
-    fig.savefig(buffer, format="png")
-    plt.close(fig)
-    return buffer.getvalue()
-
-
 def data_uri(png: bytes) -> str:
     """``data:image/png;base64,...`` for embedding in HTML (no external files)."""
     return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
 
 
-def _via_file(draw, result) -> bytes:
-    """Draw with a :mod:`spinerisk.evaluation.plots` function (it writes files) -> PNG bytes."""
-    import tempfile
-    from pathlib import Path
-
-    with tempfile.TemporaryDirectory() as folder:
-        path = Path(folder) / "figure.png"
-        draw(result, path)
-        return path.read_bytes()
+def _drawn(draw, result) -> bytes:
+    """PNG bytes of a :mod:`spinerisk.evaluation.plots` function drawing into a buffer."""
+    buffer = io.BytesIO()
+    draw(result, buffer)
+    return buffer.getvalue()
 
 
 def _array(values) -> np.ndarray:
@@ -62,7 +52,7 @@ def calibration_plot(report: dict[str, Any]) -> bytes:
                                                ("predicted", "observed", "lower", "upper")),
                              ici=data["ici"], e50=data["e50"], e90=data["e90"],
                              emax=data["emax"], settings=data["settings"])
-    return _via_file(plot_calibration, curve)
+    return _drawn(plot_calibration, curve)
 
 
 def decision_plot(report: dict[str, Any]) -> bytes:
@@ -76,7 +66,7 @@ def decision_plot(report: dict[str, Any]) -> bytes:
     frame = pd.DataFrame(data["rows"])
     curve = DecisionCurve(**{c: frame[c].to_numpy() for c in DecisionCurve._COLUMNS},
                           horizon=data["horizon"])
-    return _via_file(plot_decision_curve, curve)
+    return _drawn(plot_decision_curve, curve)
 
 
 def lp_plot(report: dict[str, Any]) -> bytes:
@@ -98,7 +88,7 @@ def lp_plot(report: dict[str, Any]) -> bytes:
                 color="tab:blue", label="development (normal, same mean/SD)")
     ax.set(xlabel="linear predictor", ylabel="density", title="Linear-predictor spread")
     ax.legend(fontsize=8)
-    return _png(fig)
+    return to_png_bytes(fig)
 
 
 def smd_plot(report: dict[str, Any], top: int = 25) -> bytes:
@@ -113,7 +103,7 @@ def smd_plot(report: dict[str, Any], top: int = 25) -> bytes:
     ax.axvline(0, color="black", lw=0.8)
     ax.set_yticks(range(len(rows)), labels, fontsize=7)
     ax.set(xlabel="standardised mean difference (site - development)", title="Case-mix")
-    return _png(fig)
+    return to_png_bytes(fig)
 
 
 def report_figures(report: dict[str, Any]) -> dict[str, bytes]:

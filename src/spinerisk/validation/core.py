@@ -194,7 +194,10 @@ def validate_predictions(frame: pd.DataFrame, risk, spec: TaskSpec, *, site: str
                      updating, counts, rules or VerdictRules())
     return ValidationResult(
         site=site, model=model, task=spec, eligibility=eligibility, verdict=verdict,
-        sample_size=precision_report(counts, metrics, survival=spec.survival),
+        sample_size=precision_report(
+            counts, metrics, survival=spec.survival, horizon=out.horizon,
+            # O/E = (1 - KM(horizon)) / mean risk, so this is the site's observed risk
+            observed_risk=float(metrics["oe_ratio"].estimate * r.mean()) if spec.survival else None),
         case_mix=case_mix, lp_histogram=_lp_histogram(lp, min_count),
         performance=performance, subgroups=subgroups, updating=updating,
         min_count=min_count,
