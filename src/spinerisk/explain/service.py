@@ -1,0 +1,270 @@
+"""One patient, end to end: record -> contract -> pathway -> risk, interval, drivers.
+
+:class:`PatientService` is the in-process path that ``spinerisk predict``, the HTTP API
+and the benchmark all use, so their answers are identical. Models are loaded once;
+each call is plain numpy after validation: one record encoding, xgboost's TreeSHAP (or
+the closed-form linear SHAP), one matrix product to group by clinical variable, and the
+bootstrap members' margins for the interval.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from spinerisk import schema
+from spinerisk.explain.jsonable import plain
+from spinerisk.explain.local import explain_patient
+from spinerisk.explain.model_explainer import ModelExplainer
+from spinerisk.explain.support import check_support
+from spinerisk.explain.uncertainty import ENSEMBLE_ATTRIBUTE
+from spinerisk.explain.wording import outcome_noun
+
+NOTICE = "Decision support for research use; not a substitute for clinical judgement."
+
+
+@dataclass
+class LoadedModel:
+    """A fitted RiskModel with its registry identity and its explainer.
+
+    Parameters
+    ----------
+    model : RiskModel
+    name : str
+        Registered model name (e.g. ``spinerisk-reoperation``).
+    version : str
+        Registry version.
+    alias : str or None
+        Alias it was loaded through (e.g. ``candidate``).
+    uri : str
+    """
+
+    model: Any
+    name: str
+    version: str
+    alias: str | None
+    uri: str
+    explainer: ModelExplainer = field(init=False)
+
+    def __post_init__(self):
+        self.explainer = ModelExplainer(self.model)
+
+    @property
+    def task(self) -> str:
+        """The model's task name."""
+        return self.model.task_.name
+
+    def describe(self) -> dict[str, Any]:
+        """Identity and training aggregates (no patient-level values)."""
+        profile = self.model.training_profile_
+        return {"task": self.task, "name": self.name, "version": self.version,
+                "alias": self.alias, "uri": self.uri, "learner": self.model.learner,
+                "calibration": self.model.calibration, "n_train": profile["n"],
+                "events_train": profile["events"], "horizon": self.model.horizon_,
+                "interval": getattr(self.model, ENSEMBLE_ATTRIBUTE, None) is not None,
+                "explainer": self.explainer.family}
+
+
+class PatientService:
+    """Answer per-patient questions from a set of loaded models.
+
+    Parameters
+    ----------
+    models : iterable of LoadedModel
+        At most one per (task, alias).
+    top : int
+        Drivers shown individually in the waterfall.
+    """
+
+    def __init__(self, models: Iterable[LoadedModel], top: int = 6):
+        self.loaded = list(models)
+        if not self.loaded:
+            raise ValueError("no model loaded; register one (spinerisk train) and give its "
+                             "models:/<name>@<alias> URI")
+        self.top = top
+
+    @classmethod
+    def from_uris(cls, uris: Iterable[str], top: int = 6,
+                  skip_missing: bool = False) -> PatientService:
+        """Load models once from MLflow registry URIs (``models:/<name>@<alias>``).
+
+        Parameters
+        ----------
+        uris : iterable of str
+        top : int
+        skip_missing : bool
+            Skip URIs that the registry does not resolve (used for the default list of
+            every task's candidate alias); explicit URIs must all load.
+        """
+        from spinerisk.tracking import load_risk_model
+        from spinerisk.tracking.resolve import resolve_model_uri
+
+        loaded, skipped = [], []
+        for uri in uris:
+            try:
+                name, version, alias = resolve_model_uri(uri)
+            except LookupError:
+                if not skip_missing:
+                    raise
+                skipped.append(uri)
+                continue
+            loaded.append(LoadedModel(load_risk_model(uri), name, str(version), alias, uri))
+        if not loaded:
+            raise ValueError(f"none of these models is registered: {', '.join(skipped)}; "
+                             "train and register one (spinerisk train) or pass --model")
+        return cls(loaded, top=top)
+
+    def tasks(self) -> set[str]:
+        """Tasks with a loaded model."""
+        return {m.task for m in self.loaded}
+
+    def models(self) -> list[dict[str, Any]]:
+        """What is loaded."""
+        return [m.describe() for m in self.loaded]
+
+    # ------------------------------------------------------------------ predict
+    def predict(self, record: Mapping[str, Any], task: str | None = None,
+                alias: str | None = None, interval: bool = True) -> dict[str, Any]:
+        """Pathway summary, calibrated risk, interval, support check and drivers.
+
+        Parameters
+        ----------
+        record : mapping
+            The patient record (absent or null = missing).
+        task : str, optional
+            Default: the task the planned procedure implies.
+        alias : str, optional
+            Registry alias; default: the one loaded for the task.
+        interval : bool
+            Compute the bootstrap interval when the model carries an ensemble.
+
+        Raises
+        ------
+        spinerisk.schema.SchemaValidationError
+            For a bad record, or a task/alias with no loaded model (field, value,
+            allowed and fix, as everywhere else).
+        """
+        from spinerisk.phenotype import assess_patient
+
+        clean = schema.validate_record(dict(record))
+        pathway = assess_patient(clean)
+        chosen = self._choose(clean, task, alias)
+        features = pathway_feature_values(pathway)
+        out = self.score(chosen, clean, features, interval=interval)
+        out["pathway"] = plain(pathway)
+        return out
+
+    def score(self, chosen: LoadedModel, clean: Mapping[str, Any],
+              pathway_features: Mapping[str, Any], interval: bool = True) -> dict[str, Any]:
+        """Risk, interval, support check and drivers for a validated record."""
+        model = chosen.model
+        z = model.encode_record(clean, pathway_features)
+        contributions = chosen.explainer.raw_encoded(z)
+        margin = contributions.margin
+        risk = float(model.calibrator_(margin)[0])
+        grouped = chosen.explainer.groups.group(contributions)
+        full = {**clean, **pathway_features}
+        explanation = explain_patient(
+            grouped.row(0), float(grouped.base[0]), model.calibrator_, full, chosen.task,
+            calibrated_risk=risk, top=self.top, margin_scale=chosen.explainer.margin_scale,
+            base_label=chosen.explainer.base_label)
+        ensemble = getattr(model, ENSEMBLE_ATTRIBUTE, None) if interval else None
+        span = (ensemble.interval_of_record(model, clean, z, pathway_features)
+                if ensemble is not None else None)
+        return {
+            "task": chosen.task, "outcome": outcome_noun(chosen.task), "risk": risk,
+            "interval": None if span is None else plain(span),
+            "out_of_distribution": plain(check_support(full, model.training_profile_)),
+            "explanation": plain(explanation),
+            "model": {k: v for k, v in chosen.describe().items()
+                      if k in ("name", "version", "alias", "uri", "learner")},
+            "notice": NOTICE,
+        }
+
+    def _choose(self, clean: Mapping[str, Any], task: str | None,
+                alias: str | None) -> LoadedModel:
+        if task is None:
+            procedure = clean.get("procedure")
+            if procedure is None:
+                raise schema.SchemaValidationError([schema.Problem(
+                    "procedure", "missing; the planned procedure decides which risk to predict",
+                    allowed=schema.FIELD_BY_NAME["procedure"].allowed(),
+                    fix="record the planned procedure, or name the task in the request")])
+            task = schema.PROCEDURES[procedure]
+        matches = [m for m in self.loaded if m.task == task
+                   and (alias is None or m.alias == alias)]
+        if not matches:
+            loaded = ", ".join(sorted(f"{m.task}@{m.alias}" for m in self.loaded))
+            raise schema.SchemaValidationError([schema.Problem(
+                "model" if alias else "task", "no model loaded for this task"
+                + (" and alias" if alias else ""), values=(f"{task}@{alias or '*'}",),
+                allowed=f"loaded: {loaded}",
+                fix="choose a loaded task/alias, or start the server with that model")])
+        return matches[0]
+
+    # ------------------------------------------------------------------ form
+    def form_schema(self) -> dict[str, Any]:
+        """Fields by dictionary group (predictors and procedure only), for the form."""
+        groups = []
+        for group, fields in schema.field_groups().items():
+            shown = [_field_entry(f) for f in fields if f.role in ("predictor", "procedure")]
+            if shown:
+                groups.append({"name": group, "fields": shown})
+        return {"groups": groups, "tasks": sorted(self.tasks()), "examples": EXAMPLES,
+                "notice": NOTICE}
+
+
+def _field_entry(f: schema.Field) -> dict[str, Any]:
+    return {"name": f.name, "kind": f.kind, "label": f.description.rstrip("."),
+            "unit": f.unit, "low": f.low, "high": f.high,
+            "levels": list(f.levels) if f.levels else None, "allowed": f.allowed(),
+            "required": not f.nullable, "tasks": sorted(f.tasks)}
+
+
+def pathway_feature_values(result) -> dict[str, Any]:
+    """The care-pathway model features of one patient, read from its PathwayResult.
+
+    Equal to :func:`spinerisk.phenotype.pathway_features` on the same record (a test
+    checks this), without building a one-row DataFrame.
+    """
+    values: dict[str, Any] = {f"phenotype_{p.name}": int(p.status == "supported")
+                              for p in result.phenotypes}
+    values["red_flag_any"] = int(bool(result.red_flags))
+    values["concordance"] = result.concordance.label
+    return values
+
+
+#: Example patients for the form (invented, not from any data set).
+EXAMPLES: dict[str, dict[str, Any]] = {
+    "reoperation (PELD)": {
+        "age": 58, "sex": "male", "bmi": 29.5, "smoking": "current", "employment": "employed",
+        "manual_labour": 1, "regular_exercise": 0, "diabetes": 1, "depression_anxiety": 0,
+        "baseline_opioid": 0, "anticoagulation": 0, "prior_surgery_index_level": 0,
+        "symptom_duration_weeks": 14, "pain_pattern": "radicular", "back_pain_nrs": 5,
+        "leg_pain_nrs": 8, "odi": 46, "motor_deficit": 0, "sensory_deficit": 1,
+        "dermatomal_concordance": 1, "n_plausible_levels": 1, "red_flag_fever": 0,
+        "red_flag_weight_loss": 0, "red_flag_cancer_history": 0, "red_flag_trauma": 0,
+        "red_flag_cauda_equina": 0, "progressive_deficit": 0, "index_level": "L4-L5",
+        "side": "left", "modic_type": "type2", "modic_extent_gt50": 0, "pfirrmann_grade": 4,
+        "herniation_type": "extrusion", "herniation_contained": 0,
+        "herniation_location": "subarticular", "root_compression_grade": 2,
+        "segmental_rom_deg": 11, "procedure": "peld_transforaminal", "guidance": "fluoroscopy",
+        "operator_experienced": 1},
+    "residual pain (kyphoplasty)": {
+        "age": 74, "sex": "female", "bmi": 23.0, "smoking": "never", "diabetes": 0,
+        "depression_anxiety": 1, "bmd_t_score": -3.4, "sarcopenia": 1,
+        "symptom_duration_weeks": 5, "pain_pattern": "axial", "back_pain_nrs": 8,
+        "red_flag_trauma": 0, "red_flag_fever": 0, "red_flag_cancer_history": 0,
+        "vertebral_marrow_oedema": 1, "fracture_genant_grade": 2, "n_fractures": 2,
+        "intravertebral_cleft": 1, "tlf_injury": 1, "goutallier_grade": 3,
+        "procedure": "kyphoplasty", "cement_volume_ml": 4.5, "cement_maldistribution": 0},
+    "response (facet RFA)": {
+        "age": 63, "sex": "female", "bmi": 31.5, "smoking": "former", "employment": "retired",
+        "depression_anxiety": 0, "baseline_opioid": 1, "symptom_duration_weeks": 60,
+        "pain_days_fraction_6m": 0.8, "pain_pattern": "axial", "back_pain_nrs": 7,
+        "leg_pain_nrs": 1, "odi": 38, "pain_on_extension_rotation": 1,
+        "paraspinal_tenderness": 1, "red_flag_fever": 0, "red_flag_cancer_history": 0,
+        "facet_arthropathy_grade": 2, "facet_effusion": 1, "index_level": "L4-L5",
+        "procedure": "facet_rfa", "diagnostic_blocks_positive": 2, "guidance": "fluoroscopy"},
+}

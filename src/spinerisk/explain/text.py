@@ -1,0 +1,45 @@
+"""Plain-text rendering of one patient's result (``spinerisk predict`` without ``--json``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from spinerisk.explain.wording import percent
+
+
+def render_text(result: dict[str, Any]) -> str:
+    """The result as lines a clinician reads top to bottom: pathway, risk, drivers."""
+    pathway = result["pathway"]
+    lines = [result["notice"], ""]
+    if pathway["red_flags"]:
+        lines.append("RED FLAGS: " + "; ".join(f["label"] for f in pathway["red_flags"])
+                     + (" -- URGENT TRIAGE" if pathway["urgent_triage"] else ""))
+    supported = [p["name"] for p in pathway["phenotypes"] if p["status"] == "supported"]
+    lines.append("Phenotypes: " + (", ".join(supported) or "none supported"))
+    steps = [s["step"] for s in pathway["diagnostic_steps"]]
+    lines.append("Next diagnostic step: " + ("; ".join(steps) or "none"))
+    concordance = pathway["concordance"]
+    if concordance["procedure"]:
+        lines.append(f"Planned procedure {concordance['procedure']}: {concordance['label']} "
+                     f"({concordance['explanation']})")
+    lines.append("Candidate interventions: " + (", ".join(
+        c["procedure"] for c in pathway["candidate_interventions"]) or "none"))
+    lines.append("")
+    model = result["model"]
+    lines.append(f"Predicted {result['outcome']}: {percent(result['risk'])}"
+                 f"  [{model['name']} v{model['version']}, {model['learner']}]")
+    interval = result["interval"]
+    lines.append(f"  {interval['level']:.0%} interval {percent(interval['low'])} to "
+                 f"{percent(interval['high'])} ({interval['method']})" if interval else
+                 "  no interval: this model was registered without a bootstrap ensemble")
+    ood = result["out_of_distribution"]
+    if ood["warning"]:
+        lines.append("  OUTSIDE THE TRAINING DATA: " + "; ".join(
+            v["reason"] for v in ood["variables"]))
+    lines += ["", "Top drivers:"]
+    lines += [f"  - {s['sentence']}" for s in result["explanation"]["steps"]]
+    lines += ["", result["explanation"]["note"]]
+    if pathway["not_assessed"]:
+        lines.append("Not assessed (missing findings): " + "; ".join(
+            n["label"] for n in pathway["not_assessed"]))
+    return "\n".join(lines)

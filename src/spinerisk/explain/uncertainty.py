@@ -1,0 +1,225 @@
+"""An interval for one patient's predicted risk: a bootstrap ensemble of the whole pipeline.
+
+Why this method. The interval a clinician needs here is for the *estimated* risk: how much
+the prediction would move had the model been developed on another sample of the same
+population. The non-parametric bootstrap answers exactly that for any learner (splines,
+trees, Cox) without distributional assumptions: each member refits the complete
+pipeline -- preprocessing, base learner, out-of-fold calibration -- on a resample of the
+training rows (resampled by patient when patient ids are given). The interval is the
+bootstrap standard-error interval on the logit scale (Efron & Tibshirani 1993, ch. 13):
+``expit(logit(r) +- 1.96 * SD_b logit(r_b))`` around the reported risk ``r``. With the
+20 or so members a per-patient latency budget allows, the SD is estimated stably while
+the 2.5/97.5 percentiles of 20 draws are nearly the extreme order statistics; on
+simulated data the percentile version covered the true risk ~87% of the time and this
+one ~94% (see the tests). The logit scale keeps the interval inside (0, 1), and it always
+contains the reported risk. It is wide where the training data are sparse (rare levels,
+extreme values), which the tests also check.
+
+What it is not: a prediction interval for the patient's outcome (a binary event has no
+interval), and it does not cover the bias of a regularised or misspecified learner. For a
+correctly specified, lightly penalised model the true risk falls inside it at about the
+nominal rate (measured 0.93-0.95 over replicated training samples); for shrunken trees
+the coverage of the true risk is lower, since their bias is not part of the interval.
+
+Cost. ``n_members`` full refits at training time. At prediction time the members share
+the main model's encoding of the record whenever their fitted encodings agree with it on
+the training rows (always for the tree learners, whose encoding has nothing to learn);
+tree members are then walked together as one compiled numpy forest
+(:mod:`spinerisk.explain.forest`, checked equal to xgboost when built), so one patient
+costs one encoding and one forest walk.
+
+How training calls it::
+
+    model = RiskModel(task, learner="xgboost").fit(frame, y)
+    model.bootstrap_ = fit_bootstrap_ensemble(model, frame, y, n_members=20, seed=seed)
+    # ...then log/register the model as usual: the ensemble travels inside the pickled model.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy.special import expit, logit
+from scipy.stats import norm
+from sklearn.base import clone
+
+from spinerisk.explain.contributions import _is_xgboost
+from spinerisk.explain.forest import CompiledForest
+
+#: Attribute of a fitted RiskModel that carries its ensemble (set by training).
+ENSEMBLE_ATTRIBUTE = "bootstrap_"
+
+
+@dataclass(frozen=True)
+class Interval:
+    """A percentile interval of the predicted risk.
+
+    Parameters
+    ----------
+    low, high : float
+    level : float
+        Nominal level (0.95).
+    n_members : int
+    method : str
+        Description for the clinician.
+    """
+
+    low: float
+    high: float
+    level: float
+    n_members: int
+    method: str
+
+
+class BootstrapEnsemble:
+    """Refits of a risk model on bootstrap resamples (see the module docstring).
+
+    Parameters
+    ----------
+    members : list
+        Fitted copies of the model.
+    shares_encoding : list of bool
+        Per member: its encoding of the training rows equals the main model's, so the
+        main model's encoding of a record can be reused.
+    forest : CompiledForest or None
+        All members' trees as one numpy forest (tree learners sharing the encoding), so
+        one record's member margins cost one walk instead of one booster call each.
+    """
+
+    def __init__(self, members: list, shares_encoding: list[bool],
+                 forest: CompiledForest | None = None):
+        self.members = members
+        self.shares_encoding = shares_encoding
+        self.forest = forest
+
+    def risks_of_record(self, model, record: Mapping[str, Any], encoded: np.ndarray,
+                        pathway: Mapping[str, Any] | None = None) -> np.ndarray:
+        """Every member's calibrated risk for one (already validated) record.
+
+        Parameters
+        ----------
+        model : RiskModel
+            The main model (whose encoding ``encoded`` is).
+        record : mapping
+            The patient record.
+        encoded : ndarray of shape (1, n_features)
+            ``model.encode_record(record, pathway)``.
+        pathway : mapping, optional
+            The record's care-pathway features.
+        """
+        if self.forest is not None:
+            margins = self.forest.margins(encoded)[0]
+            return np.array([m.calibrator_(margins[i:i + 1])[0]
+                             for i, m in enumerate(self.members)])
+        out = np.empty(len(self.members))
+        for i, (member, shared) in enumerate(zip(self.members, self.shares_encoding)):
+            z = encoded if shared else member.encode_record(record, pathway)
+            out[i] = member.risk_of_encoded(z)[0]
+        return out
+
+    def risks(self, X) -> np.ndarray:
+        """Members' risks for a frame: array of shape (n_members, n_rows)."""
+        return np.vstack([m.predict_risk(X) for m in self.members])
+
+    def interval_of_record(self, model, record, encoded, pathway=None,
+                           level: float = 0.95) -> Interval:
+        """Interval for one record around the main model's risk."""
+        centre = model.risk_of_encoded(encoded)
+        members = self.risks_of_record(model, record, encoded, pathway)[:, None]
+        low, high = _logit_interval(centre, members, level)
+        return Interval(float(low[0]), float(high[0]), level, len(self.members),
+                        f"bootstrap, {len(self.members)} refits of the pipeline")
+
+    def predict_interval(self, model, X, level: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
+        """Interval for every row of a frame around the main model's risk: (low, high)."""
+        return _logit_interval(model.predict_risk(X), self.risks(X), level)
+
+
+def _logit_interval(centre: np.ndarray, members: np.ndarray,
+                    level: float) -> tuple[np.ndarray, np.ndarray]:
+    """``expit(logit(centre) +- z * SD(logit(members)))``, members along axis 0."""
+    eps = 1e-9
+    z = norm.ppf(0.5 + level / 2)
+    spread = z * logit(np.clip(members, eps, 1 - eps)).std(axis=0, ddof=1)
+    middle = logit(np.clip(centre, eps, 1 - eps))
+    return expit(middle - spread), expit(middle + spread)
+
+
+def fit_bootstrap_ensemble(model, X: pd.DataFrame, y, n_members: int = 20, seed: int = 0,
+                           groups: np.ndarray | None = None, progress: bool = False
+                           ) -> BootstrapEnsemble:
+    """Refit ``model``'s whole pipeline on ``n_members`` bootstrap resamples.
+
+    Parameters
+    ----------
+    model : RiskModel
+        A fitted model (its parameters are cloned; it is not changed).
+    X : DataFrame
+        The training frame the model was fitted on.
+    y : array or DataFrame
+        Its outcome (0/1, or time and event).
+    n_members : int
+        Number of refits (20 gives a stable 95% percentile interval for a screen; use
+        more for a publication).
+    seed : int
+        Seed of the resampling.
+    groups : ndarray, optional
+        Resampling units (default: ``X["patient_id"]`` when present, so repeated episodes
+        of a patient stay together).
+    progress : bool
+        Show a progress bar.
+
+    Returns
+    -------
+    BootstrapEnsemble
+    """
+    if n_members < 2:
+        raise ValueError(f"n_members={n_members}: a bootstrap interval needs at least 2 refits")
+    rng = np.random.default_rng(seed)
+    if groups is None and isinstance(X, pd.DataFrame) and "patient_id" in X.columns:
+        groups = X["patient_id"].to_numpy()
+    units, unit_rows = _units(len(X), groups)
+    # the care-pathway features depend on each row alone: derive them once, not per refit
+    frame = model._model_frame(X)
+    check = frame.iloc[: min(len(frame), 500)]
+    reference = model.preprocessor_.transform(check)
+    members, shared = [], []
+    iterator = range(n_members)
+    if progress:
+        from tqdm import tqdm
+
+        iterator = tqdm(iterator, desc="bootstrap refits", unit="fit")
+    for _ in iterator:
+        rows = np.concatenate([unit_rows[u] for u in rng.integers(0, units, units)])
+        member = clone(model).fit(frame.iloc[rows].reset_index(drop=True), _take(y, rows))
+        encoded = member.preprocessor_.transform(check)
+        members.append(member)
+        shared.append(encoded.shape == reference.shape
+                      and bool(np.array_equal(encoded, reference, equal_nan=True)))
+    return BootstrapEnsemble(members, shared, _compile(members, shared, reference))
+
+
+def _compile(members: list, shared: list[bool], rows: np.ndarray) -> CompiledForest | None:
+    """One numpy forest of the members' boosters, when they are trees on one encoding."""
+    if not all(shared) or not all(_is_xgboost(m.estimator_) for m in members):
+        return None
+    return CompiledForest([m.estimator_.get_booster() for m in members], rows)
+
+
+def _units(n: int, groups: np.ndarray | None) -> tuple[int, list[np.ndarray]]:
+    if groups is None:
+        return n, [np.array([i]) for i in range(n)]
+    codes, index = np.unique(np.asarray(groups), return_inverse=True)
+    order = np.argsort(index, kind="stable")
+    bounds = np.cumsum(np.bincount(index, minlength=len(codes)))[:-1]
+    return len(codes), np.split(order, bounds)
+
+
+def _take(y, rows: np.ndarray):
+    if isinstance(y, (pd.DataFrame, pd.Series)):
+        return y.iloc[rows].reset_index(drop=True)
+    return np.asarray(y)[rows]

@@ -1,0 +1,90 @@
+"""The base learners by name, with their default hyperparameters.
+
+=============  ==============================================  ==========================
+learner        estimator                                       margin
+=============  ==============================================  ==========================
+logistic       L2-penalised ``LogisticRegression`` (splines)   log-odds
+xgboost        ``XGBClassifier`` (binary:logistic)             log-odds
+cox            ridge :class:`~spinerisk.models.cox.CoxPH`      log relative hazard
+xgboost_cox    ``XGBRegressor`` (survival:cox)                 log relative hazard
+=============  ==============================================  ==========================
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+BINARY_LEARNERS = ("logistic", "xgboost")
+SURVIVAL_LEARNERS = ("cox", "xgboost_cox")
+LEARNERS = BINARY_LEARNERS + SURVIVAL_LEARNERS
+
+_XGB_DEFAULTS = {"n_estimators": 300, "learning_rate": 0.05, "max_depth": 3,
+                 "min_child_weight": 1.0, "subsample": 0.8, "colsample_bytree": 0.8,
+                 "reg_lambda": 1.0, "reg_alpha": 0.0, "tree_method": "hist", "n_jobs": 1}
+DEFAULTS: dict[str, dict[str, Any]] = {
+    "logistic": {"C": 1.0, "max_iter": 5000},
+    "xgboost": _XGB_DEFAULTS,
+    "cox": {"alpha": 1.0},
+    "xgboost_cox": _XGB_DEFAULTS,
+}
+
+
+def check_learner(learner: str, survival: bool) -> None:
+    """Refuse an unknown learner or one that does not fit the task's outcome."""
+    allowed = SURVIVAL_LEARNERS if survival else BINARY_LEARNERS
+    if learner not in allowed:
+        kind = "time-to-event" if survival else "binary"
+        raise ValueError(f"learner={learner!r} not allowed for a {kind} task; use one of "
+                         f"{', '.join(allowed)}")
+
+
+def make_learner(learner: str, params: dict[str, Any] | None, random_state: int):
+    """A fresh, unfitted base learner with defaults overridden by ``params``."""
+    merged = {**DEFAULTS[learner], **(params or {})}
+    unknown = _unknown_params(learner, merged)
+    if unknown:
+        raise ValueError(f"learner {learner!r}: unknown hyperparameters {unknown}")
+    if learner == "logistic":
+        from sklearn.linear_model import LogisticRegression
+
+        return LogisticRegression(**merged)
+    if learner == "cox":
+        from spinerisk.models.cox import CoxPH
+
+        return CoxPH(**merged)
+    import xgboost as xgb
+
+    if learner == "xgboost":
+        return xgb.XGBClassifier(objective="binary:logistic", random_state=random_state,
+                                 **merged)
+    return xgb.XGBRegressor(objective="survival:cox", random_state=random_state, **merged)
+
+
+def _unknown_params(learner: str, params: dict[str, Any]) -> list[str]:
+    if learner in ("xgboost", "xgboost_cox"):
+        return []  # xgboost validates its own keyword arguments
+    allowed = {"logistic": {"C", "max_iter", "tol", "l1_ratio", "penalty", "solver"},
+               "cox": {"alpha", "max_iter", "tol"}}[learner]
+    return sorted(set(params) - allowed)
+
+
+def fit_learner(estimator, learner: str, Z: np.ndarray, y, time_event=None):
+    """Fit a base learner on encoded features (survival learners take (time, event))."""
+    if learner == "cox":
+        return estimator.fit(Z, np.column_stack(time_event))
+    if learner == "xgboost_cox":
+        time, event = time_event
+        # xgboost's Cox label: the time, negative for censored rows
+        return estimator.fit(Z, np.where(event == 1, time, -time))
+    return estimator.fit(Z, y)
+
+
+def margin(estimator, learner: str, Z: np.ndarray) -> np.ndarray:
+    """The base learner's raw margin (log-odds or log relative hazard)."""
+    if learner == "logistic":
+        return estimator.decision_function(Z)
+    if learner == "cox":
+        return estimator.predict(Z)
+    return estimator.get_booster().inplace_predict(Z, predict_type="margin").astype(float)

@@ -1,0 +1,6 @@
+"""The FastAPI app and the clinician web page (see :mod:`spinerisk.serve.app`).
+Decision support for research use."""
+
+from spinerisk.serve.app import API_KEY_ENV, PredictRequest, create_app
+
+__all__ = ["API_KEY_ENV", "PredictRequest", "create_app"]

@@ -1,0 +1,188 @@
+"""The experiment config: one YAML file says everything a training run depends on.
+
+Unknown keys are an error naming the key, where it is, and the nearest valid key.
+"""
+
+from __future__ import annotations
+
+import difflib
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from spinerisk.features import TaskSpec, generic_task, spine_task
+from spinerisk.models import CALIBRATIONS, LEARNERS
+
+
+class ConfigError(ValueError):
+    """A config file that cannot be used, with every problem spelled out."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _known_keys(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            allowed = list(cls.model_fields)
+            for key in data:
+                if key not in allowed:
+                    hint = difflib.get_close_matches(str(key), allowed, n=1, cutoff=0.4)
+                    raise ValueError(f"unknown key {key!r}"
+                                     + (f"; did you mean {hint[0]!r}?" if hint else "")
+                                     + f" (valid keys here: {', '.join(allowed)})")
+        return data
+
+
+class SimulatedData(_Strict):
+    """A simulated cohort (``spinerisk.cohort.simulate``)."""
+
+    n: int = Field(5000, ge=50)
+    sites: int = Field(4, ge=1)
+    seed: int = 0
+    dgp: Literal["published", "linear"] = "published"
+
+
+class DataConfig(_Strict):
+    """Either ``simulate`` or a ``path`` (csv/parquet) with an optional column ``mapping``."""
+
+    simulate: SimulatedData | None = None
+    path: str | None = None
+    mapping: str | None = None
+
+    @model_validator(mode="after")
+    def _one_source(self) -> DataConfig:
+        if (self.simulate is None) == (self.path is None):
+            raise ValueError("data: give exactly one of 'simulate' (a simulated cohort) or "
+                             "'path' (a csv/parquet table)")
+        return self
+
+
+class GenericTaskConfig(_Strict):
+    """A task for a non-spine table: outcome, optional time + horizon, typed predictors."""
+
+    name: str
+    outcome: str
+    time: str | None = None
+    horizon: float | None = None
+    site_column: str = "site_id"
+    predictors: dict[str, str | dict[str, Any]]
+
+
+class ModelConfig(_Strict):
+    learner: Literal[LEARNERS]  # type: ignore[valid-type]
+    params: dict[str, Any] = {}
+    n_knots: Literal[3, 4, 5] = 4
+
+
+class SearchParam(_Strict):
+    """A hyperparameter range (``low``/``high``, ``log``, ``type``) or a list of ``choices``."""
+
+    low: float | None = None
+    high: float | None = None
+    log: bool = False
+    type: Literal["float", "int"] = "float"
+    choices: list[Any] | None = None
+
+    @model_validator(mode="after")
+    def _range_or_choices(self) -> SearchParam:
+        if self.choices is None and (self.low is None or self.high is None):
+            raise ValueError("a search parameter needs low and high, or choices")
+        if self.choices is None and self.low > self.high:
+            raise ValueError(f"low={self.low} is above high={self.high}")
+        return self
+
+
+class SearchConfig(_Strict):
+    """Optuna search: trials, space, storage (default sqlite under mlruns/), pruning."""
+
+    n_trials: int = Field(20, ge=1)
+    space: dict[str, SearchParam] = {}
+    inner_folds: int = Field(3, ge=2)
+    storage: str | None = None
+    pruning: bool = True
+    timeout_s: float | None = None
+
+
+class CVConfig(_Strict):
+    """Honest estimation: outer folds (nested when a search is given), site-wise CV, CIs."""
+
+    folds: int = Field(5, ge=2)
+    internal_external: Literal["auto", "yes", "no"] = "auto"
+    bootstrap: int = Field(500, ge=0)
+
+
+class CalibrationConfig(_Strict):
+    method: Literal[CALIBRATIONS] = "platt"  # type: ignore[valid-type]
+    folds: int = Field(5, ge=2)
+
+
+class TrackingConfig(_Strict):
+    experiment: str | None = None
+    uri: str | None = None
+    register_model: bool = True
+
+
+class ExperimentConfig(_Strict):
+    """One experiment (see ``configs/*.yaml``)."""
+
+    name: str
+    seed: int = 0
+    data: DataConfig
+    task: str | GenericTaskConfig
+    predictors: Literal["all"] | list[str] = "all"
+    pathway_features: bool = True
+    model: ModelConfig
+    search: SearchConfig | None = None
+    cv: CVConfig = CVConfig()
+    calibration: CalibrationConfig = CalibrationConfig()
+    tracking: TrackingConfig = TrackingConfig()
+
+    def task_spec(self) -> TaskSpec:
+        """The task's variables as the model sees them."""
+        if isinstance(self.task, str):
+            return spine_task(self.task, self.predictors, pathway=self.pathway_features)
+        t = self.task
+        return generic_task(t.name, t.outcome, t.predictors, t.time, t.horizon, t.site_column)
+
+    @property
+    def task_name(self) -> str:
+        return self.task if isinstance(self.task, str) else self.task.name
+
+    def experiment_name(self) -> str:
+        """MLflow experiment: the config's, else ``spinerisk-<task>``."""
+        return self.tracking.experiment or f"spinerisk-{self.task_name}"
+
+
+def load_config(path: str | Path, overrides: dict[str, Any] | None = None) -> ExperimentConfig:
+    """Read and validate a YAML config; ``overrides`` (dotted keys) replace values first."""
+    path = Path(path)
+    if not path.exists():
+        raise ConfigError(f"config {path} not found; shipped configs are in configs/*.yaml")
+    raw = yaml.safe_load(path.read_text()) or {}
+    for dotted, value in (overrides or {}).items():
+        node = raw
+        *parents, leaf = dotted.split(".")
+        for key in parents:
+            node = node.setdefault(key, {})
+        node[leaf] = value
+    return parse_config(raw, source=str(path))
+
+
+def parse_config(raw: dict[str, Any], source: str = "<config>") -> ExperimentConfig:
+    """Validate a config mapping, turning pydantic's errors into one readable message."""
+    try:
+        config = ExperimentConfig.model_validate(raw)
+        config.task_spec()  # task and predictors must exist in the contract
+    except ValidationError as err:
+        lines = [f"{source}: {len(err.errors())} problem(s)"]
+        for e in err.errors():
+            where = ".".join(str(p) for p in e["loc"]) or "<top>"
+            lines.append(f"  {where}: {e['msg'].removeprefix('Value error, ')}")
+        raise ConfigError("\n".join(lines)) from None
+    except ValueError as err:
+        raise ConfigError(f"{source}: {err}") from None
+    return config

@@ -1,0 +1,349 @@
+"""The experiment runner: config -> data -> nested CV -> final model -> MLflow.
+
+In the order of a methods section:
+
+1. Data: simulate or load (schema-validated); fingerprint (SHA-256, rows, events); the
+   task's population; rows with a missing outcome excluded and counted.
+2. Care-pathway features computed once for every row (when the task uses them).
+3. Outer folds grouped by patient and stratified by outcome (seeded, logged). In each
+   outer fold the hyperparameters are tuned on the training part only (inner folds,
+   Optuna, proper score), the model is fitted there (calibration on its own
+   out-of-fold margins) and scored on the held-out part: nested cross-validation.
+4. Performance of the pooled held-out risks with CIs; internal-external CV by site
+   (each site held out once, with the final hyperparameters) when there are several.
+5. Final model: tuned and fitted on all rows, logged as a pyfunc returning calibrated
+   risk and registered as ``spinerisk-<task>`` with alias ``candidate``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from tqdm.auto import tqdm
+
+from spinerisk.features import TaskSpec
+from spinerisk.models import RiskModel
+from spinerisk.training.config import ExperimentConfig
+from spinerisk.training.cv import Folds, grouped_folds, site_folds
+from spinerisk.training.data import TaskData, fingerprint, task_data
+from spinerisk.training.performance import Performance, performance, save_plots
+from spinerisk.training.scoring import cv_loss
+
+MISSING_STRATEGY = {
+    "logistic": "median imputation plus a missing-indicator column per predictor with "
+                "missing training values (fitted on training rows only)",
+    "cox": "median imputation plus a missing-indicator column per predictor with missing "
+           "training values (fitted on training rows only)",
+    "xgboost": "native: missing values stay NaN and follow each split's learned default",
+    "xgboost_cox": "native: missing values stay NaN and follow each split's learned default",
+}
+
+
+@dataclass
+class ExperimentResult:
+    """Everything a run produced (aggregates; the model object; no patient rows logged)."""
+
+    config: ExperimentConfig
+    task: TaskSpec
+    data_summary: dict[str, Any]
+    folds: dict[str, Any]
+    performance: Performance
+    best_params: dict[str, Any]
+    model: RiskModel
+    oof_risk: np.ndarray
+    site_performance: dict[str, dict[str, float]] = field(default_factory=dict)
+    model_info: dict[str, str] = field(default_factory=dict)
+    run_id: str = ""
+    training_rows: pd.DataFrame | None = field(default=None, repr=False)
+    seconds: float = 0.0
+
+    def summary_row(self) -> dict[str, Any]:
+        """One line for the summary table."""
+        headline = "td_auc" if self.task.is_survival else "auc"
+        m = self.performance.metrics
+        row = {"experiment": self.config.name,
+               "n (events)": f"{self.data_summary['rows']} ({self.data_summary['events']})",
+               "excluded": self.data_summary["excluded_missing_outcome"]}
+        labels = {headline: "AUC (td-AUC at horizon)",
+                  "brier": "Brier", "cal_slope": "cal. slope", "oe_ratio": "O/E"}
+        for name, label in labels.items():
+            if name in m:
+                row[label] = _fmt(m[name])
+        row["model"] = self.model_info.get("alias_uri", "") or "not registered"
+        return row
+
+
+def _fmt(est) -> str:
+    if np.isfinite(est.lower):
+        return f"{est.estimate:.3f} [{est.lower:.3f}, {est.upper:.3f}]"
+    return f"{est.estimate:.3f}"
+
+
+# ---------------------------------------------------------------------- data
+
+def load_frame(config: ExperimentConfig) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """The cohort table named by the config, validated against the contract."""
+    if config.data.simulate is not None:
+        from spinerisk.cohort import simulate
+
+        sim = config.data.simulate
+        tasks = (config.task,) if isinstance(config.task, str) else None
+        cohort = simulate(sim.n, sites=sim.sites, seed=sim.seed, dgp=sim.dgp, tasks=tasks)
+        return cohort.frame, {"source": "simulated", **sim.model_dump()}
+    from spinerisk.cohort import load
+    from spinerisk.cohort.load import read_table
+
+    if isinstance(config.task, str):
+        frame = load(config.data.path, mapping=config.data.mapping)
+    else:  # a generic table: no spine contract to validate against
+        frame = read_table(config.data.path)
+    return frame, {"source": "file", "path": config.data.path,
+                   "mapping": config.data.mapping or ""}
+
+
+def with_pathway_features(frame: pd.DataFrame, task: TaskSpec) -> pd.DataFrame:
+    """Add the care-pathway features once (models then reuse them)."""
+    if not task.pathway:
+        return frame
+    from spinerisk.phenotype import pathway_features
+
+    return frame.join(pathway_features(frame))
+
+
+# ---------------------------------------------------------------------- fitting
+
+class Fitter:
+    """Tuning and fitting with the config's settings, logging trials to the run."""
+
+    def __init__(self, config: ExperimentConfig, task: TaskSpec, study_prefix: str,
+                 on_trial=None, progress: bool = True):
+        self.config = config
+        self.task = task
+        self.study_prefix = study_prefix
+        self.on_trial = on_trial
+        self.progress = progress
+
+    def tune(self, data: TaskData, label: str) -> dict[str, Any]:
+        """Hyperparameters for ``data``: fixed ones, overridden by the search's best."""
+        fixed = dict(self.config.model.params)
+        search = self.config.search
+        if search is None or not search.space:
+            return fixed
+        return {**fixed, **self.study(data, label).best_params}
+
+    def study(self, data: TaskData, label: str):
+        """Run or resume the study for ``data`` (inner folds of ``data`` only)."""
+        from spinerisk.tuning import tune
+
+        fixed = dict(self.config.model.params)
+        search = self.config.search
+
+        inner = grouped_folds(data.event, data.groups, search.inner_folds, self.config.seed)
+
+        def score(params, report):
+            return cv_loss(self.task, self.config.model.learner, {**fixed, **params}, data,
+                           inner, self.config.seed, self.config.model.n_knots, report)
+
+        return tune(score, search.space, study_name=f"{self.study_prefix}/{label}",
+                    n_trials=search.n_trials, seed=self.config.seed, storage=search.storage,
+                    pruning=search.pruning, timeout_s=search.timeout_s,
+                    on_trial=self.on_trial, progress=self.progress)
+
+    def fit(self, data: TaskData, params: dict[str, Any]) -> RiskModel:
+        c = self.config
+        return RiskModel(self.task, c.model.learner, params=params,
+                         calibration=c.calibration.method,
+                         calibration_folds=c.calibration.folds, n_knots=c.model.n_knots,
+                         random_state=c.seed).fit(data.X, data.y)
+
+
+def nested_cv(fitter: Fitter, data: TaskData, folds: Folds,
+              progress: bool = True) -> np.ndarray:
+    """Held-out risks of every row: tuned and fitted without the held-out fold."""
+    risk = np.full(data.n, np.nan)
+    for k, (train, test) in enumerate(tqdm(folds.splits, desc="outer folds",
+                                           disable=not progress)):
+        part = data.subset(train)
+        model = fitter.fit(part, fitter.tune(part, f"outer{k + 1}"))
+        risk[test] = model.predict_risk(data.subset(test).X)
+    return risk
+
+
+def internal_external(fitter: Fitter, data: TaskData, params: dict[str, Any], n_boot: int,
+                      progress: bool = True) -> dict[str, dict[str, float]]:
+    """Each site held out once; model fitted on the other sites (final hyperparameters)."""
+    folds = site_folds(data.sites)
+    out = {}
+    for site, (train, test) in tqdm(list(zip(folds.labels, folds.splits)),
+                                    desc="sites (internal-external)", disable=not progress):
+        held = data.subset(test)
+        if held.events < 5 or held.n - held.events < 5:
+            out[site] = {"n": held.n, "events": held.events, "skipped": 1.0}
+            continue
+        model = fitter.fit(data.subset(train), params)
+        perf = performance(fitter.task, held, model.predict_risk(held.X), n_boot,
+                           fitter.config.seed, curves=False)
+        out[site] = {"n": held.n, "events": held.events, **perf.flat()}
+    return out
+
+
+# ---------------------------------------------------------------------- the run
+
+def study_prefix(config: ExperimentConfig, data_hash: str) -> str:
+    """Study name: the experiment plus a hash of what the trials depend on (data, task,
+    learner, space, folds, seed) so that only an identical design resumes."""
+    design = config.model_dump(exclude={"tracking": True, "search": {"n_trials", "timeout_s"},
+                                        "cv": {"bootstrap", "internal_external"}})
+    digest = hashlib.sha256((json.dumps(design, sort_keys=True, default=str) + data_hash)
+                            .encode()).hexdigest()[:10]
+    return f"{config.name}-{digest}"
+
+
+def prepare(config: ExperimentConfig) -> tuple[TaskSpec, TaskData, dict[str, Any]]:
+    """The task, its rows (with pathway features) and the data summary for the log."""
+    task = config.task_spec()
+    frame, source = load_frame(config)
+    frame = with_pathway_features(frame, task)
+    data = task_data(frame, task)
+    derived = [c for c in data.X.columns if c.startswith(("phenotype_", "red_flag_any"))
+               or c == "concordance"]
+    data_hash = fingerprint(data.X.drop(columns=derived))
+    summary = {"fingerprint_sha256": data_hash, "rows": data.n, "events": data.events,
+               "population_rows": data.n_population,
+               "excluded_missing_outcome": data.n_missing_outcome,
+               "sites": len(np.unique(data.sites)) if data.sites is not None else 1,
+               **{f"data_{k}": v for k, v in source.items()}}
+    return task, data, summary
+
+
+def tune_only(config: ExperimentConfig, progress: bool = True):
+    """Run or resume the config's study on all its rows (``spinerisk tune``)."""
+    if config.search is None or not config.search.space:
+        raise ValueError(f"config {config.name!r} has no search section with a space")
+    task, data, summary = prepare(config)
+    fitter = Fitter(config, task, study_prefix(config, summary["fingerprint_sha256"]),
+                     progress=progress)
+    return fitter.study(data, "final")
+
+
+def run_experiment(config: ExperimentConfig, *, tracking_uri: str | None = None,
+                   progress: bool = True, log: bool = True) -> ExperimentResult:
+    """Run one experiment end to end (see module docstring)."""
+    started = time.perf_counter()
+    task, data, summary = prepare(config)
+    folds = grouped_folds(data.event, data.groups, config.cv.folds, config.seed)
+    fold_log = folds.describe(data.event)
+    if not log:
+        return _run(config, task, data, summary, folds, fold_log, None, progress, started)
+    from spinerisk import tracking
+
+    with tracking.experiment_run(config.experiment_name(), config.name, tracking_uri) as run:
+        result = _run(config, task, data, summary, folds, fold_log, run, progress, started)
+        _log(run, result)
+        result.run_id = run.run_id
+    result.seconds = time.perf_counter() - started
+    return result
+
+
+def _run(config, task, data, summary, folds, fold_log, run, progress, started):
+    fitter = Fitter(config, task, study_prefix(config, summary["fingerprint_sha256"]),
+                     on_trial=run.log_trial if run is not None else None, progress=progress)
+    oof = nested_cv(fitter, data, folds, progress)
+    perf = performance(task, data, oof, config.cv.bootstrap, config.seed)
+    params = fitter.tune(data, "final")
+    model = fitter.fit(data, params)
+    sites = {}
+    several = data.sites is not None and len(np.unique(data.sites)) > 1
+    if config.cv.internal_external == "yes" or (config.cv.internal_external == "auto"
+                                                and several):
+        if not several:
+            raise ValueError("cv.internal_external='yes' needs several sites in the data")
+        sites = internal_external(fitter, data, params, min(config.cv.bootstrap, 100),
+                                  progress)
+    return ExperimentResult(config, task, summary, fold_log, perf, params, model, oof, sites,
+                            seconds=time.perf_counter() - started, training_rows=data.X)
+
+
+def _log(run, result: ExperimentResult) -> None:
+    """Params, config, data fingerprint, versions, metrics with CIs, plots, the model."""
+    from spinerisk import tracking
+
+    config = result.config
+    run.set_tags({"task": result.task.name, "learner": config.model.learner,
+                  "git_commit": tracking.git_commit(), "spinerisk.kind": "experiment"})
+    run.log_params({"config": config.model_dump(mode="json"),
+                    "data": result.data_summary,
+                    "missing_strategy": MISSING_STRATEGY[config.model.learner],
+                    "folds.assignment_sha256": result.folds["assignment_sha256"],
+                    "best_params": result.best_params,
+                    "versions": tracking.package_versions(),
+                    "n_features": len(result.model.feature_names_)})
+    run.log_metrics({**result.performance.flat("cv_"), "n_rows": result.data_summary["rows"],
+                     "n_events": result.data_summary["events"],
+                     "n_excluded_missing_outcome": result.data_summary["excluded_missing_outcome"]})
+    run.log_metrics({f"iecv_{site}_{k}": v for site, m in result.site_performance.items()
+                     for k, v in m.items()})
+    run.log_dict(config.model_dump(mode="json"), "config.yaml")
+    run.log_dict(result.folds, "folds.json")
+    run.log_dict({k: v.to_dict() for k, v in result.performance.metrics.items()},
+                 "performance.json")
+    if result.site_performance:
+        run.log_dict(result.site_performance, "internal_external.json")
+    run.log_dict({"feature_to_variable": result.model.feature_to_variable_,
+                  "training_profile": result.model.training_profile_}, "model_card.json")
+    with tempfile.TemporaryDirectory() as tmp:
+        label = f"{config.model.learner} (nested CV)"
+        paths = save_plots(result.performance, result.oof_risk, Path(tmp), label)
+        paths.append(shap_importance_plot(result.model, result.training_rows, Path(tmp)))
+        for path in paths:
+            run.log_artifact(path, "plots")
+    result.model_info = run.log_model(
+        result.model, result.task.name, register=config.tracking.register_model,
+        tags={"experiment": config.name, "learner": config.model.learner,
+              "data_fingerprint": result.data_summary["fingerprint_sha256"][:16]})
+
+
+def shap_importance_plot(model: RiskModel, X: pd.DataFrame, folder: Path,
+                         max_rows: int = 500) -> Path:
+    """Mean |SHAP| per clinical variable (an aggregate; spinerisk.explain) as a PNG."""
+    import matplotlib.pyplot as plt
+
+    from spinerisk.explain import ModelExplainer
+    from spinerisk.explain.plots import plot_importance
+
+    explainer = ModelExplainer(model)
+    rows = X.sample(min(max_rows, len(X)), random_state=0) if len(X) > max_rows else X
+    figure = plot_importance(explainer.explain_frame(rows), margin_scale=explainer.margin_scale)
+    path = folder / "shap_importance.png"
+    figure.savefig(path, dpi=150, bbox_inches="tight")
+    plt.close(figure)
+    return path
+
+
+def summary_table(results: list[ExperimentResult]) -> pd.DataFrame:
+    """The end-of-run table: one row per experiment."""
+    return pd.DataFrame([r.summary_row() for r in results])
+
+
+def print_summary(results: list[ExperimentResult]) -> None:
+    """Print the summary table with rich."""
+    from rich.console import Console
+    from rich.table import Table
+
+    frame = summary_table(results)
+    table = Table(title="spinerisk training summary (out-of-sample, nested CV; 95% CI)")
+    for column in frame.columns:
+        table.add_column(str(column))
+    for row in frame.itertuples(index=False):
+        table.add_row(*[str(v) for v in row])
+    console = Console()
+    console.width = max(console.width, 150)  # the CI columns need room, also when piped
+    console.print(table)

@@ -1,0 +1,156 @@
+"""Optuna studies that resume: sqlite under mlruns/ by default, any SQLAlchemy URL given.
+
+The caller supplies ``score(params, report)`` (lower is better: a proper score such as
+log loss) and calls ``report(step, value)`` after each fold; the study prunes hopeless
+trials from those intermediate values (median rule). ``n_trials`` is the number of
+*finished* (complete or pruned) trials the study should hold: a study killed after k
+trials and started again keeps the k it had and runs the rest; the trial cut off by the
+kill keeps its number and is marked FAIL once its heartbeat is stale, so several workers
+may share one storage safely.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import optuna
+from tqdm.auto import tqdm
+
+DEFAULT_STORAGE = "sqlite:///mlruns/optuna.db"
+MEMORY = ":memory:"
+HEARTBEAT_S = 30
+Report = Callable[[int, float], None]
+Score = Callable[[dict[str, Any], Report], float]
+TrialHook = Callable[[str, int, dict[str, Any], "float | None", str], None]
+
+
+@dataclass(frozen=True)
+class TuneResult:
+    """What a study found: best parameters and score, and how many trials it holds."""
+
+    study_name: str
+    best_params: dict[str, Any]
+    best_value: float
+    n_complete: int
+    n_pruned: int
+    n_run_now: int
+    trials: tuple[dict[str, Any], ...] = ()
+
+
+def storage_url(storage: str | None) -> str | None:
+    """The study storage; a sqlite file's folder is created; ``":memory:"`` keeps the
+    study in memory (nothing to resume: dry runs and tests)."""
+    if storage == MEMORY:
+        return None
+    url = storage or DEFAULT_STORAGE
+    if url.startswith("sqlite:///"):
+        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    return url
+
+
+def _storage(storage: str | None):
+    """RDB storage with a heartbeat: a trial whose process died (killed study, lost
+    worker) is marked FAIL by the next worker after the grace period, never a live one."""
+    url = storage_url(storage)
+    if url is None:
+        return None
+    return optuna.storages.RDBStorage(url, heartbeat_interval=HEARTBEAT_S,
+                                      grace_period=3 * HEARTBEAT_S)
+
+
+def suggest(trial: optuna.Trial, space: Mapping[str, Any]) -> dict[str, Any]:
+    """Draw one parameter set from a search space (``low/high/log/type`` or ``choices``)."""
+    params = {}
+    for name, spec in space.items():
+        spec = spec if isinstance(spec, Mapping) else spec.model_dump()
+        if spec.get("choices") is not None:
+            params[name] = trial.suggest_categorical(name, list(spec["choices"]))
+        elif spec.get("type") == "int":
+            params[name] = trial.suggest_int(name, int(spec["low"]), int(spec["high"]),
+                                             log=bool(spec.get("log")))
+        else:
+            params[name] = trial.suggest_float(name, float(spec["low"]), float(spec["high"]),
+                                               log=bool(spec.get("log")))
+    return params
+
+
+def tune(score: Score, space: Mapping[str, Any], *, study_name: str, n_trials: int,
+         seed: int, storage: str | None = None, pruning: bool = True,
+         timeout_s: float | None = None, on_trial: TrialHook | None = None,
+         progress: bool = True) -> TuneResult:
+    """Run (or resume) a study until it holds ``n_trials`` finished trials.
+
+    Parameters
+    ----------
+    score : callable
+        ``score(params, report) -> float``, lower is better.
+    space : mapping
+        Parameter name -> range or choices.
+    study_name : str
+        Name in the storage; the same name resumes.
+    n_trials : int
+        Finished (complete or pruned) trials wanted in the study.
+    seed : int
+        Seed of the TPE sampler (with ``n_trials`` and the data, fixes the trials).
+    storage : str, optional
+        SQLAlchemy URL; default ``sqlite:///mlruns/optuna.db``.
+    pruning : bool
+        Median pruning on the per-fold intermediate scores.
+    on_trial : callable, optional
+        ``on_trial(study_name, number, params, value, state)`` after every trial.
+    """
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    pruner = (optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=1)
+              if pruning else optuna.pruners.NopPruner())
+    study = optuna.create_study(
+        study_name=study_name, storage=_storage(storage), direction="minimize",
+        sampler=optuna.samplers.TPESampler(seed=seed), pruner=pruner, load_if_exists=True)
+    finished = _finished(study)
+    remaining = max(0, n_trials - finished)
+
+    def objective(trial: optuna.Trial) -> float:
+        params = suggest(trial, space)
+
+        def report(step: int, value: float) -> None:
+            trial.report(value, step)
+            if trial.should_prune():
+                raise optuna.TrialPruned()
+
+        return score(params, report)
+
+    bar = tqdm(total=remaining, desc=f"trials {study_name}", disable=not progress or not remaining,
+               leave=False)
+
+    def callback(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
+        bar.update(1)
+        if on_trial is not None:
+            on_trial(study_name, trial.number, trial.params, trial.value, trial.state.name)
+
+    with bar:
+        if remaining:
+            study.optimize(objective, n_trials=remaining, timeout=timeout_s,
+                           callbacks=[callback], gc_after_trial=False)
+    states = [t.state for t in study.trials]
+    complete = states.count(optuna.trial.TrialState.COMPLETE)
+    if complete == 0:
+        raise RuntimeError(f"study {study_name!r}: no trial completed (all pruned or failed); "
+                           "widen the search space or turn pruning off")
+    return TuneResult(study_name, dict(study.best_params), float(study.best_value), complete,
+                      states.count(optuna.trial.TrialState.PRUNED), remaining,
+                      tuple({"number": t.number, "state": t.state.name, "params": t.params,
+                             "value": t.value} for t in study.trials))
+
+
+def _finished(study: optuna.Study) -> int:
+    done = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
+    return sum(t.state in done for t in study.trials)
+
+
+def trials_table(study_name: str, storage: str | None = None) -> list[dict[str, Any]]:
+    """Trials of a stored study: number, state, params, value (for reports)."""
+    study = optuna.load_study(study_name=study_name, storage=storage_url(storage))
+    return [{"number": t.number, "state": t.state.name, "params": t.params, "value": t.value}
+            for t in study.trials]

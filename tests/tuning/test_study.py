@@ -1,0 +1,87 @@
+"""Optuna studies: seeded, pruned on intermediate scores, resumable after a kill."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import optuna
+
+from spinerisk.tuning import MEMORY, tune
+
+SPACE = {"x": {"low": -3.0, "high": 3.0}, "k": {"low": 1, "high": 5, "type": "int"}}
+
+
+def quadratic(params, report):
+    for step in range(3):
+        report(step, (params["x"] - 1.0) ** 2 + params["k"])
+    return (params["x"] - 1.0) ** 2 + params["k"]
+
+
+def test_same_seed_same_trials():
+    runs = [tune(quadratic, SPACE, study_name="s", n_trials=6, seed=3, progress=False,
+                 storage=MEMORY).trials for _ in range(2)]
+    assert [t["params"] for t in runs[0]] == [t["params"] for t in runs[1]]
+
+
+def test_pruning_stops_hopeless_trials():
+    def score(params, report):
+        for step in range(5):
+            report(step, params["x"] ** 2)
+        return params["x"] ** 2
+
+    result = tune(score, {"x": {"low": -10.0, "high": 10.0}}, study_name="p", n_trials=20,
+                  seed=0, progress=False, storage=MEMORY)
+    assert result.n_pruned > 0
+    assert result.n_complete + result.n_pruned == 20
+
+
+WORKER = """
+import sys, time
+from spinerisk.tuning import tune
+def slow(params, report):
+    time.sleep(0.2)
+    return (params["x"] - 1.0) ** 2 + params["k"]
+space = {"x": {"low": -3.0, "high": 3.0}, "k": {"low": 1, "high": 5, "type": "int"}}
+tune(slow, space, study_name="resume", n_trials=int(sys.argv[2]), seed=11,
+     storage=sys.argv[1], progress=False)
+"""
+
+
+def _finished(storage):
+    try:
+        study = optuna.load_study(study_name="resume", storage=storage)
+    except KeyError:
+        return []
+    return [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
+
+
+def test_killed_study_resumes_at_the_next_trial(tmp_path):
+    storage = f"sqlite:///{tmp_path}/resume.db"
+    script = tmp_path / "worker.py"
+    script.write_text(WORKER)
+    worker = subprocess.Popen([sys.executable, str(script), storage, "8"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 90
+    while len(_finished(storage)) < 3 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    os.kill(worker.pid, signal.SIGKILL)
+    worker.wait()
+    before = {t.number: (t.params, t.value) for t in _finished(storage)}
+    k = len(before)
+    assert 3 <= k < 8, "the worker was not killed part-way"
+    subprocess.run([sys.executable, str(script), storage, "8"], check=True,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    after = _finished(storage)
+    assert len(after) == 8
+    assert {t.number: (t.params, t.value) for t in after if t.number in before} == before
+    new = sorted(t.number for t in after if t.number not in before)
+    # the resumed run starts right after the last stored trial; a trial cut off by the
+    # kill keeps its number (RUNNING until its heartbeat is stale, then FAIL)
+    study = optuna.load_study(study_name="resume", storage=storage)
+    cut_off = [t.number for t in study.trials
+               if t.state in (optuna.trial.TrialState.RUNNING, optuna.trial.TrialState.FAIL)]
+    assert len(cut_off) <= 1
+    assert new[0] == max(before) + 1 + len(cut_off)
+    assert len(new) == 8 - k
