@@ -18,7 +18,8 @@ system-deps:
 ## The main job on the embedded default: a simulated multi-site cohort, the local MLflow store.
 demo: .venv/.synced
 	$(UV) run spinerisk simulate --task all --n 5000 --sites 4 --seed 7 --out $(COHORT)
-	$(UV) run spinerisk demo --cohort $(COHORT)
+	$(UV) run spinerisk train --config configs/demo
+	$(UV) run spinerisk predict --patient examples/patient.json
 
 test: setup
 	$(UV) run pytest -q

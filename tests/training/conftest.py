@@ -16,7 +16,8 @@ def tiny_config(seed: int, **changes):
            "search": {"n_trials": 2, "inner_folds": 2, "storage": ":memory:",
                       "space": {"max_depth": {"low": 2, "high": 3, "type": "int"}}},
            "cv": {"folds": 2, "bootstrap": 20},
-           "calibration": {"method": "platt", "folds": 2}}
+           "calibration": {"method": "platt", "folds": 2},
+           "uncertainty": {"bootstrap_members": 3}}
     raw.update(changes)
     return parse_config(raw)
 

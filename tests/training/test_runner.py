@@ -107,3 +107,13 @@ def test_same_seed_same_data_identical_metrics_and_predictions(seed, make_config
     np.testing.assert_array_equal(first.oof_risk, second.oof_risk)
     frame = _one_patient(first)
     assert first.model.predict_risk(frame)[0] == second.model.predict_risk(frame)[0]
+
+
+def test_final_model_carries_a_bootstrap_ensemble_for_intervals(tracked):
+    ensemble = tracked.model.bootstrap_
+    assert len(ensemble.members) == 3
+    frame = _one_patient(tracked)
+    low, high = ensemble.predict_interval(tracked.model, frame)
+    risk = tracked.model.predict_risk(frame)
+    assert low[0] < high[0] and 0 < low[0] and high[0] < 1
+    assert low[0] <= risk[0] <= high[0]

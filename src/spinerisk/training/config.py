@@ -120,6 +120,12 @@ class CalibrationConfig(_Strict):
     folds: int = Field(5, ge=2)
 
 
+class UncertaintyConfig(_Strict):
+    """Per-patient intervals: a bootstrap ensemble of the whole pipeline (0 = no interval)."""
+
+    bootstrap_members: int = Field(20, ge=0)
+
+
 class TrackingConfig(_Strict):
     experiment: str | None = None
     uri: str | None = None
@@ -139,6 +145,7 @@ class ExperimentConfig(_Strict):
     search: SearchConfig | None = None
     cv: CVConfig = CVConfig()
     calibration: CalibrationConfig = CalibrationConfig()
+    uncertainty: UncertaintyConfig = UncertaintyConfig()
     tracking: TrackingConfig = TrackingConfig()
 
     def task_spec(self) -> TaskSpec:

@@ -260,6 +260,13 @@ def _run(config, task, data, summary, folds, fold_log, run, progress, started):
     perf = performance(task, data, oof, config.cv.bootstrap, config.seed)
     params = fitter.tune(data, "final")
     model = fitter.fit(data, params)
+    members = config.uncertainty.bootstrap_members
+    if members:
+        from spinerisk.explain.uncertainty import fit_bootstrap_ensemble
+
+        model.bootstrap_ = fit_bootstrap_ensemble(model, data.X, data.y, n_members=members,
+                                                  seed=config.seed, groups=data.groups,
+                                                  progress=progress)
     sites = {}
     several = data.sites is not None and len(np.unique(data.sites)) > 1
     if config.cv.internal_external == "yes" or (config.cv.internal_external == "auto"
