@@ -45,3 +45,21 @@ def postgres_url():
     subprocess.run([*owner, f"{binaries[-1]}/pg_ctl", "-D", str(data), "-m", "fast", "stop"],
                    check=False, capture_output=True)
     shutil.rmtree(data, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def assert_sklearn_contract():
+    """Check an estimator with scikit-learn's ``check_estimator``; all checks must pass.
+
+    ``check_estimator`` rather than ``parametrize_with_checks``: the latter hands pytest a
+    generator, which pytest 9 deprecates (an error under filterwarnings=error).
+    """
+    from sklearn.utils.estimator_checks import check_estimator
+
+    def check(estimator) -> None:
+        results = check_estimator(estimator, on_fail=None)
+        failed = {r["check_name"]: str(r["exception"])[:200] for r in results
+                  if r["status"] == "failed"}
+        assert not failed
+
+    return check

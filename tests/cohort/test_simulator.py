@@ -44,11 +44,16 @@ def test_reference_site_targets(seed):
     assert by_task["reoperation"] == pytest.approx(0.06, abs=0.01)
     tf_esi = (frame["procedure"] == "tf_esi").to_numpy()
     assert 0.50 <= outcome(frame, "response")[tf_esi].mean() <= 0.62
-    # a concordant procedure responds better than a discordant one (the review's premise)
-    resp = truth.task == "response"
-    gap = (truth.loc[resp & truth.concordant, "true_risk"].mean()
-           - truth.loc[resp & ~truth.concordant, "true_risk"].mean())
-    assert gap > 0.1
+    # a concordant procedure (as the pathway rules judge it) responds better than a
+    # discordant or contraindicated one: the review's premise, built into the DGP
+    resp = truth[truth.task == "response"]
+    by_concordance = resp.groupby("pathway_concordance")["true_risk"].mean()
+    assert by_concordance["concordant"] - by_concordance["discordant"] > 0.1
+    assert by_concordance["concordant"] - by_concordance["contraindicated"] > 0.1
+    # the DGP's concordance is what pathway_features computes from the complete findings
+    from spinerisk.phenotype import pathway_features
+    observed = pathway_features(frame)["concordance"].astype(object).to_numpy()
+    assert (observed == truth["pathway_concordance"].to_numpy()).all()
 
 
 def test_reoperation_km_risk_at_24_months_matches_truth(seed):
@@ -126,8 +131,9 @@ def test_logistic_regression_recovers_documented_log_odds(seed, task, dgp):
     """statsmodels Logit on the DGP's own terms recovers TERMS within 3.5 standard errors."""
     cohort = simulate(60_000, site_profiles=REFERENCE, seed=seed, tasks=(task,), dgp=dgp,
                       missingness=False)
-    frame = cohort.frame.assign(concordant=cohort.truth["concordant"].to_numpy())
-    x = design_terms(frame, task, dgp)
+    frame = cohort.frame
+    x = design_terms(frame.assign(pathway_concordance=cohort.truth["pathway_concordance"]
+                                  .to_numpy()), task, dgp)
     if task == "response":   # procedure main effects are part of the DGP, not of TERMS
         dummies = pd.get_dummies(frame["procedure"].astype(object), prefix="proc", dtype=float)
         x = pd.concat([x, dummies.drop(columns="proc_tf_esi")], axis=1)

@@ -3,7 +3,6 @@
 import numpy as np
 import pandas as pd
 import pytest
-from sklearn.utils.estimator_checks import check_estimator
 
 from spinerisk.cohort import simulate
 from spinerisk.features import Preprocessor, build_preprocessor, rcs_columns, spine_task
@@ -12,13 +11,8 @@ PREDICTORS = ["age", "bmi", "smoking", "odi", "diabetes", "pfirrmann_grade", "mo
 
 
 @pytest.mark.parametrize("estimator", [Preprocessor(), Preprocessor(numeric="identity", missing="native")], ids=repr)
-def test_sklearn_contract(estimator):
-    # check_estimator rather than parametrize_with_checks: the latter hands pytest a
-    # generator, which pytest 9 deprecates (an error under filterwarnings=error)
-    results = check_estimator(estimator, on_fail=None)
-    failed = {r["check_name"]: str(r["exception"])[:200] for r in results
-              if r["status"] == "failed"}
-    assert not failed
+def test_sklearn_contract(estimator, assert_sklearn_contract):
+    assert_sklearn_contract(estimator)
 
 
 @pytest.fixture(scope="module")

@@ -3,7 +3,6 @@
 import numpy as np
 import pandas as pd
 import pytest
-from sklearn.utils.estimator_checks import check_estimator
 
 from spinerisk.models import RiskModel
 
@@ -15,13 +14,8 @@ FAST_XGB = {"n_estimators": 40, "max_depth": 2}
 @pytest.mark.parametrize("estimator", [RiskModel(learner="logistic", calibration_folds=3),
                   RiskModel(learner="xgboost", params=FAST_XGB, calibration_folds=3,
                             calibration="none")], ids=repr)
-def test_sklearn_contract(estimator):
-    # check_estimator rather than parametrize_with_checks: the latter hands pytest a
-    # generator, which pytest 9 deprecates (an error under filterwarnings=error)
-    results = check_estimator(estimator, on_fail=None)
-    failed = {r["check_name"]: str(r["exception"])[:200] for r in results
-              if r["status"] == "failed"}
-    assert not failed
+def test_sklearn_contract(estimator, assert_sklearn_contract):
+    assert_sklearn_contract(estimator)
 
 
 @pytest.fixture(scope="module")

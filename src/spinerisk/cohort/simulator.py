@@ -12,7 +12,11 @@ The DGP follows CLINICAL_SPEC section 4. In words:
    degeneration (Pfirrmann, facet arthropathy, LF thickness, stenosis); Pfirrmann and BMI
    drive Modic changes; age and sex drive BMD, and BMD the number of fractures.
 3. The procedure is concordant with the latent phenotype with a site-specific probability
-   (about 0.75), otherwise drawn from all procedures of the population.
+   (about 0.75), otherwise drawn from all procedures of the population. Whether it is
+   concordant, discordant or contraindicated *as the review's pathway rules judge it* from
+   the complete findings (:func:`spinerisk.phenotype.pathway_features`) then shapes the
+   response outcome: the review's premise that phenotype-concordant selection works better
+   is built in through an observable rule, so a model given the pathway features can find it.
 4. Outcomes come from a logistic model (binary tasks) or a Weibull proportional-hazards
    model (reoperation) whose terms are listed in :data:`TERMS`, with log-odds (log-hazard)
    ratios inside the published ranges and at least one non-linear effect and one
@@ -69,8 +73,9 @@ HORIZON_MONTHS = 24.0
 TERMS: dict[str, dict[DGP, dict[str, float]]] = {
     "response": {
         "published": {
-            "intercept": 1.19,
+            "intercept": 1.51,
             "discordant_procedure": -0.9,      # review: concordant selection works better
+            "contraindicated_procedure": -1.2,  # a contraindicated procedure does worst
             "depression_anxiety": -0.45,       # Cohen 2023 (depression)
             "odi_per10_above40": -0.18,        # Cohen 2023 poor baseline function
             "log_duration_over_26w": -0.35,    # longer duration predicts failure (non-linear)
@@ -168,7 +173,7 @@ TERMS: dict[str, dict[DGP, dict[str, float]]] = {
 #: ``outcome_slope`` scales effects around this centre, so ``outcome_intercept`` alone moves
 #: the baseline risk of an average patient.
 COVARIATE_CENTRE: dict[str, dict[DGP, float]] = {
-    "response": {"published": -1.241, "linear": -1.018},
+    "response": {"published": -1.498, "linear": -1.018},
     "residual_pain": {"published": 2.667, "linear": 2.515},
     "reoperation": {"published": 1.31, "linear": 1.536},
 }
@@ -350,6 +355,7 @@ def simulate(n: int, sites: int = 4, seed: int = 0, tasks: tuple[str, ...] | Non
     truth = pd.DataFrame({"patient_id": d["patient_id"], "episode_id": d["episode_id"],
                           "site_id": d["site_id"], "task": d["task"],
                           "phenotype": d["phenotype"], "concordant": d["concordant"],
+                          "pathway_concordance": d["pathway_concordance"],
                           "true_lp": lp, "true_risk": risk})
     coefficients = {"dgp": dgp, "seed": seed, "terms": {t: TERMS[t][dgp] for t in tasks},
                     "weibull_shape": WEIBULL_SHAPE, "horizon_months": HORIZON_MONTHS,
@@ -586,13 +592,19 @@ def design_terms(d: dict | pd.DataFrame, task: str, dgp: DGP) -> pd.DataFrame:
     cat = {k: g[k].astype(object).to_numpy() for k in ("procedure", "smoking", "employment",
                                                       "herniation_location", "modic_type")}
     proc = cat["procedure"]
+    if "pathway_concordance" in g:
+        concordance = np.asarray(g["pathway_concordance"], dtype=object)
+    elif "discordant_procedure" in TERMS[task][dgp]:
+        concordance = pathway_concordance(g)
+    else:
+        concordance = np.full(len(proc), "concordant", dtype=object)
     esi, rfa, bvna = np.isin(proc, ESI), proc == "facet_rfa", proc == "bvna"
     smoker = (cat["smoking"] == "current").astype(float)
     non_contained = (f["herniation_contained"] == 0).astype(float)
     columns = {
         "intercept": np.ones(len(proc)),
-        "discordant_procedure": (~np.asarray(g["concordant"], bool)).astype(float)
-        if "concordant" in g else np.zeros(len(proc)),
+        "discordant_procedure": (concordance == "discordant").astype(float),
+        "contraindicated_procedure": (concordance == "contraindicated").astype(float),
         "depression_anxiety": f["depression_anxiety"],
         "odi_per10_above40": (f["odi"] - 40) / 10,
         "log_duration_over_26w": np.log(f["symptom_duration_weeks"] / 26),
@@ -643,6 +655,15 @@ def design_terms(d: dict | pd.DataFrame, task: str, dgp: DGP) -> pd.DataFrame:
     return pd.DataFrame({k: np.asarray(columns[k], float) for k in names}, index=g.index)
 
 
+def pathway_concordance(table: dict | pd.DataFrame) -> np.ndarray:
+    """Concordance of each planned procedure as the pathway rules judge it (object array)."""
+    from spinerisk.phenotype import pathway_features
+
+    columns = {k: schema.to_canonical_dtype(schema.FIELD_BY_NAME[k], pd.Series(np.asarray(v)))
+               for k, v in dict(table).items() if k in schema.FIELD_BY_NAME}
+    return pathway_features(pd.DataFrame(columns))["concordance"].astype(object).to_numpy()
+
+
 def _procedure_offsets(procedure: np.ndarray, dgp: DGP) -> np.ndarray:
     """Procedure main effects of the response DGP (log-odds relative to TF-ESI)."""
     offsets = {"tf_esi": 0.25, "il_esi": -0.45, "caudal_esi": -0.65, "drg_prf": -0.35,
@@ -658,6 +679,7 @@ def _draw_outcomes(rng, d, profiles, dgp) -> tuple[np.ndarray, np.ndarray]:
     """Outcomes for every task; returns the true linear predictor and risk per episode."""
     n, task = len(d["task"]), d["task"]
     lp, risk = np.zeros(n), np.zeros(n)
+    d["pathway_concordance"] = pathway_concordance(d)   # from the complete findings
     shift = _site_value(d, profiles, "outcome_intercept")
     slope = _site_value(d, profiles, "outcome_slope")
     for name in schema.TASK_NAMES:
