@@ -1,11 +1,19 @@
 """Schema-derived preprocessing: splines, missing values, the feature -> variable map."""
 
+import pickle
+
 import numpy as np
 import pandas as pd
 import pytest
 
 from spinerisk.cohort import simulate
-from spinerisk.features import Preprocessor, build_preprocessor, rcs_columns, spine_task
+from spinerisk.features import (
+    Preprocessor,
+    build_preprocessor,
+    generic_task,
+    rcs_columns,
+    spine_task,
+)
 
 PREDICTORS = ["age", "bmi", "smoking", "odi", "diabetes", "pfirrmann_grade", "modic_type"]
 
@@ -64,6 +72,36 @@ def test_record_path_equals_frame_path(frame, task, learner):
     for i in range(25):
         record = {k: (None if pd.isna(v) else v) for k, v in frame.iloc[i].items()}
         np.testing.assert_array_equal(pre.transform_record(record)[0], Z[i])
+
+
+@pytest.mark.parametrize("numeric,missing", [("spline", "indicator"), ("identity", "native"),
+                                             ("spline", "native")])
+def test_record_plan_survives_pickling_and_old_models_rebuild_it(frame, task, numeric, missing):
+    pre = Preprocessor(task, numeric=numeric, missing=missing).fit(frame)
+    assert pre.record_plan_.width == len(pre.feature_names_)
+    Z = pre.transform(frame)
+    restored = pickle.loads(pickle.dumps(pre))
+    older = pickle.loads(pickle.dumps(pre))
+    del older.record_plan_  # a model pickled before the plan existed
+    for i in range(40):
+        record = {k: (None if pd.isna(v) else v) for k, v in frame.iloc[i].items()}
+        np.testing.assert_array_equal(restored.transform_record(record)[0], Z[i])
+        np.testing.assert_array_equal(older.transform_record(record)[0], Z[i])
+    assert isinstance(older.record_plan_, type(pre.record_plan_))
+
+
+def test_record_path_equals_frame_path_for_levels_stored_as_numbers():
+    task = generic_task("t", "y", {"a": "numeric", "b": "integer", "c": {
+        "kind": "category", "levels": ["1", "2", "x"]}})
+    data = pd.DataFrame({"a": [0.5, np.nan, 2.0, 3.5, -1.0, 4.0, 1.5, 2.5],
+                         "b": [1, 2, np.nan, 4, 5, 6, 7, 8],
+                         "c": [1.0, 2.0, "x", np.nan, 1.0, 2.0, "x", 1.0]}, dtype=object)
+    for learner in ("logistic", "xgboost"):
+        pre = build_preprocessor(task, learner, n_knots=3).fit(data)
+        Z = pre.transform(data)
+        for i in range(len(data)):
+            record = {k: (None if pd.isna(v) else v) for k, v in data.iloc[i].items()}
+            np.testing.assert_array_equal(pre.transform_record(record)[0], Z[i])
 
 
 def test_unknown_level_is_named(frame, task):

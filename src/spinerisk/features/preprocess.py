@@ -127,6 +127,7 @@ class Preprocessor(TransformerMixin, BaseEstimator):
                 owners.append(v.name)
         self.feature_names_ = names
         self.feature_to_variable_ = dict(zip(names, owners))
+        self.record_plan_ = self._record_plan()
         return self
 
     def _check_params(self) -> None:
@@ -177,17 +178,37 @@ class Preprocessor(TransformerMixin, BaseEstimator):
         return self._encode(columns, len(next(iter(columns.values()))) if columns else 0)
 
     def transform_record(self, record: Mapping[str, Any]) -> np.ndarray:
-        """Encode one patient record (dict; absent or None = missing) into a 1-row matrix."""
+        """Encode one patient record (dict; absent or None = missing) into a 1-row matrix.
+
+        Uses the column plan fixed at fit time (:class:`RecordPlan`): the numbers of a
+        record are encoded in a few vectorised operations, the categories in one loop of
+        dictionary look-ups, with the same arithmetic as :meth:`transform`, so the row is
+        bit-identical to that of a one-row frame.
+        """
         check_is_fitted(self, "encoders_")
-        columns = {}
+        plan = getattr(self, "record_plan_", None)
+        if plan is None:  # fitted before the plan existed (an older pickled model)
+            plan = self.record_plan_ = self._record_plan()
+        return plan.encode(record)
+
+    def _record_plan(self) -> RecordPlan:
+        numbers, splines, categories = [], [], []
+        start = 0
         for v in self.variables_:
-            value = record.get(v.name)
-            if v.kind == "category":
-                text = level_text(value) if v.source == "config" else value
-                columns[v.name] = np.array([text], dtype=object)
+            enc = self.encoders_[v.name]
+            width = len(enc["outputs"])
+            indicator = start + width - 1 if enc["indicator"] else -1
+            if enc["kind"] == "category":
+                categories.append((v.name, v.source == "config", enc["index"], start,
+                                   len(enc["levels"]), indicator))
             else:
-                columns[v.name] = np.array([np.nan if value is None else value], dtype=float)
-        return self._encode(columns, 1)
+                if enc["knots"] is not None:
+                    splines.append((len(numbers), start,
+                                    (enc["knots"] - enc["centre"]) / enc["scale"]))
+                numbers.append((v.name, start, enc["fill"], enc["centre"], enc["scale"],
+                                indicator))
+            start += width
+        return RecordPlan(start, self.missing == "native", numbers, splines, categories)
 
     def get_feature_names_out(self, input_features=None) -> np.ndarray:
         """Names of the output columns (``variable``, ``variable=level``, ``__spline``,
@@ -272,6 +293,76 @@ class Preprocessor(TransformerMixin, BaseEstimator):
             raise ValueError(f"X has {len(variables)} features, but {type(self).__name__} is "
                              f"expecting {self.n_features_in_} features as input")
         return columns, variables if fitting else self.variables_
+
+
+class RecordPlan:
+    """Where each variable of one record goes in the encoded row (fixed at fit time).
+
+    Parameters
+    ----------
+    width : int
+        Number of output columns.
+    native : bool
+        Missing values stay NaN (``missing="native"``) rather than filled and flagged.
+    numbers : list of tuple
+        Per non-category variable, in model order: name, first output column, fill,
+        centre, scale, indicator column (-1 when none).
+    splines : list of tuple
+        Per spline-expanded variable: its position in ``numbers``, first output column,
+        knots on the centred and scaled axis.
+    categories : list of tuple
+        Per category: name, whether its levels are declared as text (config tasks),
+        level -> code, first output column, number of levels, indicator column (-1 when
+        none).
+    """
+
+    def __init__(self, width: int, native: bool, numbers: list[tuple], splines: list[tuple],
+                 categories: list[tuple]):
+        self.width = width
+        self.native = native
+        self.names = tuple(n[0] for n in numbers)
+        self.columns = np.array([n[1] for n in numbers], dtype=np.intp)
+        self.fill = np.array([n[2] for n in numbers], dtype=float)
+        self.centre = np.array([n[3] for n in numbers], dtype=float)
+        self.scale = np.array([n[4] for n in numbers], dtype=float)
+        flagged = [i for i, n in enumerate(numbers) if n[5] >= 0]
+        self.flagged = np.array(flagged, dtype=np.intp)
+        self.flag_columns = np.array([numbers[i][5] for i in flagged], dtype=np.intp)
+        self.splines = splines
+        self.categories = categories
+
+    def encode(self, record: Mapping[str, Any]) -> np.ndarray:
+        """One record as a 1-row float matrix (the arithmetic of ``Preprocessor._encode``)."""
+        row = np.zeros(self.width)
+        x = np.array([record.get(name) for name in self.names], dtype=float)  # None -> NaN
+        missing = np.isnan(x)
+        if not self.native:
+            x = np.where(missing, self.fill, x)
+        x = (x - self.centre) / self.scale
+        row[self.columns] = x
+        for i, start, knots in self.splines:
+            basis = rcs_columns(x[i:i + 1], knots)[0]
+            if self.native and missing[i]:
+                basis[:] = np.nan
+            row[start:start + len(basis)] = basis
+        row[self.flag_columns] = missing[self.flagged]
+        for name, config, index, start, n_levels, indicator in self.categories:
+            value = record.get(name)
+            if config:
+                value = level_text(value)
+            absent = value is None or (not isinstance(value, str) and bool(pd.isna(value)))
+            if absent:
+                if self.native:
+                    row[start:start + n_levels] = np.nan
+            else:
+                code = index.get(value)
+                if code is None:
+                    raise ValueError(f"predictor {name!r}: unknown level {value!r}; allowed: "
+                                     f"{', '.join(index)}")
+                row[start + code] = 1.0
+            if indicator >= 0:
+                row[indicator] = float(absent)
+        return row[None, :]
 
 
 def _as_float_matrix(X) -> np.ndarray:
