@@ -28,8 +28,21 @@ from dataclasses import dataclass
 import numpy as np
 
 
+class Additive:
+    """Shared by feature-level and variable-level contributions: ``values`` (rows x
+    columns) and ``base`` (rows) add up to the base learner's margin."""
+
+    values: np.ndarray
+    base: np.ndarray
+
+    @property
+    def margin(self) -> np.ndarray:
+        """Margin each row's explanation adds up to."""
+        return self.base + self.values.sum(axis=1)
+
+
 @dataclass(frozen=True)
-class Contributions:
+class Contributions(Additive):
     """Per-feature SHAP values of some rows, on the margin scale.
 
     Parameters
@@ -45,11 +58,6 @@ class Contributions:
     values: np.ndarray
     base: np.ndarray
     feature_names: tuple[str, ...]
-
-    @property
-    def margin(self) -> np.ndarray:
-        """Margin each row's explanation adds up to."""
-        return self.base + self.values.sum(axis=1)
 
 
 class TreeContributions:

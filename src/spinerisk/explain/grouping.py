@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from spinerisk.explain.contributions import Contributions
+from spinerisk.explain.contributions import Additive, Contributions
 
 
 @dataclass(frozen=True)
@@ -61,7 +61,7 @@ class VariableGroups:
 
 
 @dataclass(frozen=True)
-class GroupedContributions:
+class GroupedContributions(Additive):
     """SHAP values per clinical variable, on the margin scale.
 
     Parameters
@@ -74,11 +74,6 @@ class GroupedContributions:
     values: np.ndarray
     base: np.ndarray
     variables: tuple[str, ...]
-
-    @property
-    def margin(self) -> np.ndarray:
-        """Margin each row's explanation adds up to (unchanged by grouping)."""
-        return self.base + self.values.sum(axis=1)
 
     def mean_abs(self) -> dict[str, float]:
         """Global importance: mean |SHAP| per variable, largest first."""
