@@ -187,13 +187,19 @@ def oe_batch(y: np.ndarray, risk: np.ndarray, W: np.ndarray) -> np.ndarray:
     return (W @ y) / (W @ risk)
 
 
-def calibration_starts(y: np.ndarray, risk: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Full-sample calibration-in-the-large and (intercept, slope) fits: Newton starting values."""
+def calibration_starts(y: np.ndarray, risk: np.ndarray, w: np.ndarray):
+    """Full-sample calibration-in-the-large and (intercept, slope) fits: Newton starting values.
+
+    Returns ``(citl_start, weak_start, weak_reason)``; ``weak_reason`` is the NA reason of the
+    full-sample intercept/slope fit (convergence contract, or a constant prediction), None if fine.
+    """
     x = logit(risk)
     ones = np.ones_like(x)
     citl = fit_glm(ones[:, None], y, offset=x, weights=w).coef
-    weak = fit_glm(np.column_stack([ones, x]), y, weights=w).coef
-    return np.r_[citl, 1.0], weak
+    if np.ptp(x[w > 0]) == 0:
+        return np.r_[citl, 1.0], np.array([citl[0], 1.0]), "constant_prediction"
+    weak = fit_glm(np.column_stack([ones, x]), y, weights=w)
+    return np.r_[citl, 1.0], weak.coef, weak.diagnostics.reason
 
 
 def calibration_batch(y: np.ndarray, risk: np.ndarray, W: np.ndarray, starts=None) -> np.ndarray:
@@ -208,10 +214,26 @@ def calibration_batch(y: np.ndarray, risk: np.ndarray, W: np.ndarray, starts=Non
     """
     W = np.atleast_2d(W)
     x = logit(risk)
-    start_citl, start_weak = starts if starts is not None else calibration_starts(y, risk, W.mean(axis=0))
+    start_citl, start_weak, _ = starts if starts is not None else calibration_starts(y, risk, W.mean(axis=0))
     citl = logistic_batch(x, y, W, fit_slope=False, start=start_citl)[:, 0]
     ab = logistic_batch(x, y, W, fit_slope=True, start=start_weak)
+    ab[_separated(x, y, W)] = np.nan  # no finite intercept/slope (see convergence.py)
     return np.column_stack([citl, ab])
+
+
+def _separated(x: np.ndarray, y: np.ndarray, W: np.ndarray) -> np.ndarray:
+    """Rows of W in which logit P(y) = a + b x is (quasi-)completely separated.
+
+    With one covariate, separation means the drawn events' x and non-events' x do not
+    overlap (touching at one value counts, quasi-complete separation).
+    """
+    drawn = W > 0
+    ev, ne = drawn & (y == 1), drawn & (y == 0)
+    max1 = np.where(ev, x, -np.inf).max(axis=1)
+    min1 = np.where(ev, x, np.inf).min(axis=1)
+    max0 = np.where(ne, x, -np.inf).max(axis=1)
+    min0 = np.where(ne, x, np.inf).min(axis=1)
+    return (max0 <= min1) | (max1 <= min0)
 
 
 def calibration_summary(y, risk, *, weights=None, level: float = 0.95) -> CalibrationSummary:
