@@ -76,7 +76,7 @@ def _survival(task, data, risk, n_boot, seed, curves) -> Performance:
     def statistic(t, e, r):
         brier = evaluation.brier_survival(t, e, r, h)
         return {"td_auc": evaluation.time_dependent_auc(t, e, r, h).estimate,
-                "uno_c": evaluation.uno_c(t, e, r, ci=False).estimate,
+                "uno_c": evaluation.uno_c(t, e, r, tau=h, ci=False).estimate,
                 "brier": brier["brier"].estimate, "ipa": brier["ipa"].estimate,
                 "oe_ratio": evaluation.oe_survival(t, e, r, h).estimate}
 
