@@ -30,7 +30,7 @@ import numpy as np
 from scipy.special import expit, logit
 
 from spinerisk.evaluation._glm import fit_glm
-from spinerisk.evaluation._splines import default_knots, rcs_basis
+from spinerisk.evaluation._splines import default_knots, rcs_basis, weighted_quantile
 from spinerisk.evaluation._validate import check_binary, check_open_unit
 from spinerisk.evaluation.binary import _z
 from spinerisk.evaluation.results import CalibrationCurve
@@ -45,25 +45,6 @@ def calibration_errors(predicted, observed, weights=None) -> dict[str, float]:
     e50, e90 = weighted_quantile(diff, w, [0.5, 0.9])
     return {"ici": float(np.sum(w * diff) / w.sum()), "e50": float(e50), "e90": float(e90),
             "emax": float(diff[w > 0].max())}
-
-
-def weighted_quantile(x, w, q) -> np.ndarray:
-    """R type-7 quantiles of ``x`` repeated ``w`` times (frequency weights).
-
-    With ``W = sum(w)`` the position is ``h = (W - 1) q`` in the repeated, sorted data;
-    the value at a position k is the x whose cumulative weight first exceeds k, and the
-    quantile interpolates between positions floor(h) and floor(h) + 1.
-    """
-    x, w, q = np.asarray(x, float), np.asarray(w, float), np.asarray(q, float)
-    order = np.argsort(x, kind="mergesort")
-    xs, cw = x[order], np.cumsum(w[order])
-    h = (cw[-1] - 1.0) * q
-    lo = np.floor(h)
-
-    def at(k):
-        return xs[np.minimum(np.searchsorted(cw, k, side="right"), xs.size - 1)]
-
-    return at(lo) + (h - lo) * (at(lo + 1) - at(lo))
 
 
 def _loess_block(x, y, w, span, points):
@@ -161,7 +142,7 @@ def calibration_curve(
         if np.unique(lp[w > 0]).size < n_knots:
             return CalibrationCurve.na(method, "too_few_distinct_predictions", settings)
         try:
-            knots = default_knots(lp, n_knots)
+            knots = default_knots(lp, n_knots, w)
         except ValueError:
             return CalibrationCurve.na(method, "too_few_distinct_predictions", settings)
 
