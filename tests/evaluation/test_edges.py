@@ -289,3 +289,40 @@ def test_horizon_beyond_the_groups_last_follow_up_is_na(data_seed, factor):
 
 def test_every_reason_has_words():
     assert all(isinstance(v, str) and len(v) > 10 for v in NA_REASONS.values())
+
+
+# ------------------------------------------ callers: metrics CLI and plots show NA
+def test_metrics_cli_reports_na_with_reason(tmp_path):
+    import io
+    import json
+
+    from typer.testing import CliRunner
+
+    from spinerisk.cli import app
+    from spinerisk.evaluation import evaluate_predictions
+    from spinerisk.evaluation.plots import plot_calibration
+
+    frame = pd.DataFrame({"y": [0, 1, 0, 1, 0, 1], "p": [.1, .6, .2, .7, .3, .8]})  # separated
+    rep = evaluate_predictions(frame, risk="p", outcome="y").to_dict()
+    assert rep["metrics"]["cal_slope"]["estimate"] is None
+    assert rep["metrics"]["cal_slope"]["na_reason"] == "separation"
+    path = tmp_path / "preds.csv"
+    frame.to_csv(path, index=False)
+    out = CliRunner().invoke(app, ["metrics", "--data", str(path), "--outcome", "y", "--risk", "p"])
+    assert out.exit_code == 0, out.output
+    assert "cal_slope" in out.output and "NA (separation)" in out.output
+    js = CliRunner().invoke(app, ["metrics", "--data", str(path), "--outcome", "y", "--risk", "p", "--json"])
+    assert json.loads(js.output)["metrics"]["cal_intercept"]["na_reason"] == "separation"
+    buf = io.BytesIO()
+    plot_calibration(calibration_curve([0, 1, 0, 1, 1], [.1, .2, .3, .4, .5]), buf)
+    assert buf.getvalue()[:4] == b"\x89PNG"
+
+
+def test_bootstrap_keeps_na_without_an_interval():
+    from spinerisk.evaluation import bootstrap_apply
+
+    t = np.array([1.0, 2.0, 3.0, 4.0, 5.0, 6.0])
+    e = np.array([1.0, 0.0, 1.0, 0.0, 1.0, 0.0])
+    r = np.array([.1, .2, .3, .4, .5, .6])
+    res = bootstrap_apply(lambda tt, ee, rr: {"oe": oe_survival(tt, ee, rr, 100.0)}, t, e, r, n_boot=5)
+    assert res["oe"].reason == "horizon_beyond_follow_up" and np.isnan(res["oe"].lower)

@@ -279,8 +279,11 @@ def bootstrap_apply(
     For metrics without a vectorised kernel (survival concordance, calibration curves,
     refitted models). Replicates come from :func:`replicate_rows` (rows, or whole
     ``groups`` such as patients); ``statistic(*resampled_arrays)`` must return a dict of
-    floats. A replicate where the statistic raises ValueError (e.g. no events drawn) or
-    returns NaN (an NA value) is recorded as NaN and counted in ``n_failed``.
+    floats or :class:`Estimate` objects. A replicate where the statistic raises ValueError
+    (e.g. no events drawn) or returns NaN (an NA value) is recorded as NaN and counted in
+    ``n_failed``. When the full-sample value itself is NA, so is the result (with the
+    statistic's reason when it returned an Estimate): no interval is given around an
+    undefined value.
     """
     arrays = [np.asarray(a) for a in arrays]
     n = arrays[0].shape[0]
@@ -297,7 +300,19 @@ def bootstrap_apply(
         except ValueError:
             continue
         for k, v in out.items():
-            reps[k][b] = v
-    est = {k: Estimate(float(full[k]), *percentile_interval(reps[k], level), level, "bootstrap percentile")
-           for k in full}
+            reps[k][b] = _value(v)
+    est = {k: _with_interval(full[k], reps[k], level) for k in full}
     return BootstrapResult(est, reps, n_boot, seed)
+
+
+def _value(v) -> float:
+    return float(v.estimate) if isinstance(v, Estimate) else float(v)
+
+
+def _with_interval(full, replicates: np.ndarray, level: float) -> Estimate:
+    """The full-sample value with its percentile interval; NA stays NA (no interval)."""
+    value = _value(full)
+    if not np.isfinite(value):
+        reason = full.reason if isinstance(full, Estimate) else None
+        return Estimate(value, level=level, reason=reason)
+    return Estimate(value, *percentile_interval(replicates, level), level, "bootstrap percentile")

@@ -150,7 +150,7 @@ def _survival(t, e, p, horizon, thresholds, n_boot, seed, level) -> MetricReport
     boot = None
     if n_boot > 0:
         def stat(tt, ee, pp):
-            return {k: v.estimate for k, v in _survival_point(tt, ee, pp, horizon, False, level).items()}
+            return _survival_point(tt, ee, pp, horizon, False, level)
 
         res = bootstrap_apply(stat, t, e, p, n_boot=n_boot, seed=seed, level=level, progress=False)
         metrics.update({k: v for k, v in res.metrics.items() if not metrics[k].is_na})

@@ -28,6 +28,8 @@ def site_rows(reports: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
 def _e(d: dict[str, Any] | None, digits: int = 2) -> str:
     if d is None:
         return "-"
+    if d.get("estimate") is None:  # NA: the reason code, never a number
+        return f"NA ({d.get('na_reason') or 'not estimable'})"
     if d.get("ci_lower") is None:
         return f"{d['estimate']:.{digits}f}"
     return f"{d['estimate']:.{digits}f} ({d['ci_lower']:.{digits}f} to {d['ci_upper']:.{digits}f})"
