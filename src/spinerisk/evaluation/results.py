@@ -188,7 +188,8 @@ class CalibrationCurve:
 
 @dataclass(frozen=True)
 class ThresholdMetrics(_JSONResult):
-    """Classification metrics at risk thresholds (test-positive means risk > threshold).
+    """Classification metrics at risk thresholds (test-positive: R dcurves' rule, risk >= threshold
+    with a risk of exactly 0 never positive; see :func:`spinerisk.evaluation.binary.positives`).
 
     JSON fields (lists, one entry per threshold): ``threshold``, ``sensitivity``,
     ``specificity``, ``ppv``, ``npv``, ``test_pos_rate``. A value is null when its

@@ -65,6 +65,8 @@ def forest_plot(reports: dict[str, dict[str, Any]], pooled: list[dict[str, Any]]
         ax = fig.add_subplot(1, 2, i + 1)
         for j, r in enumerate(rows):
             e = r[key]
+            if e["estimate"] is None or e["ci_lower"] is None:  # NA at this site: no marker, its row says why
+                continue
             ax.errorbar(e["estimate"], j, xerr=[[e["estimate"] - e["ci_lower"]],
                                                 [e["ci_upper"] - e["estimate"]]],
                         fmt="s", color="black", capsize=2)
