@@ -16,9 +16,9 @@ from spinerisk.evaluation import (
     calibration_curve,
     calibration_summary,
     discrimination_slope,
+    positives,
     scaled_brier,
     threshold_metrics,
-    positives,
 )
 
 

@@ -8,9 +8,14 @@ import statsmodels.api as sm
 from scipy.special import expit, logit
 from sklearn.metrics import roc_auc_score
 
-from spinerisk.evaluation import BINARY_METRICS, auc, bootstrap_apply, bootstrap_binary, resample_indices
-from spinerisk.evaluation.bootstrap import replicate_rows
-from spinerisk.evaluation.bootstrap import counts_from_indices
+from spinerisk.evaluation import (
+    BINARY_METRICS,
+    auc,
+    bootstrap_apply,
+    bootstrap_binary,
+    resample_indices,
+)
+from spinerisk.evaluation.bootstrap import counts_from_indices, replicate_rows
 
 
 @pytest.fixture(scope="module")

@@ -43,6 +43,7 @@ from spinerisk.evaluation.convergence import FitDiagnostics
 from spinerisk.evaluation.cox import CoxFit, fit_cox
 from spinerisk.evaluation.decision import decision_curve, decision_curve_survival
 from spinerisk.evaluation.results import (
+    NA_REASONS,
     BootstrapResult,
     CalibrationCurve,
     CalibrationSummary,
@@ -51,7 +52,6 @@ from spinerisk.evaluation.results import (
     Estimate,
     MetricReport,
     MetricSet,
-    NA_REASONS,
     OptimismResult,
     RocCurve,
     SampleSizeResult,
@@ -78,6 +78,7 @@ from spinerisk.evaluation.survival import (
 
 __all__ = [
     "BINARY_METRICS",
+    "NA_REASONS",
     "BootstrapResult",
     "CalibrationCurve",
     "CalibrationSummary",
@@ -86,7 +87,6 @@ __all__ = [
     "DecisionCurve",
     "Estimate",
     "FitDiagnostics",
-    "NA_REASONS",
     "GLMFit",
     "MetricReport",
     "MetricSet",
@@ -114,8 +114,8 @@ __all__ = [
     "fit_glm",
     "harrell_c",
     "oe_survival",
-    "positives",
     "optimism_corrected",
+    "positives",
     "resample_indices",
     "roc_curve",
     "sample_size_binary",

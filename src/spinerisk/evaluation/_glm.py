@@ -77,6 +77,10 @@ def fit_glm(
     Returns
     -------
     GLMFit
+        ``diagnostics`` follows the convergence contract
+        (:class:`~spinerisk.evaluation.convergence.FitDiagnostics`): separation (binomial) or an
+        unbounded likelihood (Poisson) is detected exactly, a singular information matrix gives
+        a NaN covariance and ``reason == "ill_conditioned"``; nothing raises on such data.
     """
     X = np.asarray(X, dtype=float)
     y = np.asarray(y, dtype=float)

@@ -29,7 +29,6 @@ from spinerisk.evaluation._validate import check_binary, check_open_unit, check_
 from spinerisk.evaluation.results import CalibrationSummary, Estimate, RocCurve, ThresholdMetrics
 
 __all__ = [
-    "positives",
     "auc",
     "auc_batch",
     "brier_batch",
@@ -40,6 +39,7 @@ __all__ = [
     "discrimination_slope",
     "discrimination_slope_batch",
     "oe_batch",
+    "positives",
     "roc_curve",
     "scaled_brier",
     "scaled_brier_batch",

@@ -164,7 +164,8 @@ def fit_cox(X, time, event, *, ties: str = "efron", tol: float = 1e-12, max_iter
     CoxFit
         Both the Efron-type and the Breslow baseline cumulative hazards are stored
         (``cumulative_hazard(t, baseline=...)``); R ``basehaz(coxph(..., ties="efron"))``
-        corresponds to ``baseline="efron"``.
+        corresponds to ``baseline="efron"``. ``diagnostics`` is the convergence contract
+        (monotone likelihood, convergence, condition of the information matrix).
     """
     X = np.asarray(X, float)
     if X.ndim == 1:
