@@ -242,9 +242,16 @@ def metrics(
     typer.echo(f"{result['kind']} outcome, n = {result['n']}, events = {result['n_events']:g}"
                + (f", horizon {result['horizon']:g}" if result["horizon"] is not None else ""))
     for name, est in result["metrics"].items():
+        if est["estimate"] is None:  # NA: say why instead of printing a number
+            typer.echo(f"  {name:22s} NA ({est['na_reason']})")
+            continue
         ci = "" if est["ci_lower"] is None else f"  ({est['ci_lower']:.3f} to {est['ci_upper']:.3f}, {est['ci_method']})"
-        typer.echo(f"  {name:22s} {est['estimate']:.4f}{ci}")
+        why = f"  [no CI: {est['na_reason']}]" if est.get("na_reason") else ""
+        typer.echo(f"  {name:22s} {est['estimate']:.4f}{ci}{why}")
     for method, errs in result["calibration"].items():
+        if errs["ici"] is None:
+            typer.echo(f"  calibration {method:10s} NA ({errs.get('na_reason')})")
+            continue
         typer.echo(f"  calibration {method:10s} ICI {errs['ici']:.4f}  E50 {errs['e50']:.4f}  "
                    f"E90 {errs['e90']:.4f}  Emax {errs['emax']:.4f}")
 

@@ -16,6 +16,7 @@ from spinerisk.evaluation import (
     calibration_curve,
     calibration_summary,
     discrimination_slope,
+    positives,
     scaled_brier,
     threshold_metrics,
 )
@@ -85,16 +86,23 @@ def test_calibration_matches_statsmodels(seed):
     assert res.oe_ratio.estimate == pytest.approx(y.sum() / p.sum())
 
 
-def test_threshold_metrics_strict_rule():
+def test_threshold_metrics_dcurves_rule_at_the_threshold():
     y = np.array([0, 0, 1, 1, 1, 0.0])
     p = np.array([0.1, 0.2, 0.2, 0.8, 0.9, 0.5])
     m = threshold_metrics(y, p, [0.2])
-    # risk 0.2 is NOT positive at threshold 0.2 (strictly greater)
-    assert m.sensitivity[0] == pytest.approx(2 / 3)
-    assert m.specificity[0] == pytest.approx(2 / 3)
-    assert m.ppv[0] == pytest.approx(2 / 3)
-    assert m.npv[0] == pytest.approx(2 / 3)
+    # R dcurves: risk >= threshold, so both risks of exactly 0.2 are positive at 0.2
+    assert m.sensitivity[0] == pytest.approx(3 / 3)
+    assert m.specificity[0] == pytest.approx(1 / 3)
+    assert m.ppv[0] == pytest.approx(3 / 5)
+    assert m.npv[0] == pytest.approx(1 / 1)
     assert np.isnan(threshold_metrics(y, p, [0.95]).ppv[0])
+
+
+def test_test_positive_rule_at_thresholds_0_and_1():
+    # dcurves replaces risk 0 by -eps and 1 by 1 + eps before risk >= threshold
+    risk = np.array([0.0, 1e-12, 0.5, 1.0])
+    pos = positives(risk, np.array([0.0, 0.5, 1.0]))
+    assert pos.tolist() == [[False, True, True, True], [False, False, True, True], [False, False, False, True]]
 
 
 @pytest.mark.parametrize(

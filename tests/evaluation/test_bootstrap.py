@@ -8,8 +8,14 @@ import statsmodels.api as sm
 from scipy.special import expit, logit
 from sklearn.metrics import roc_auc_score
 
-from spinerisk.evaluation import BINARY_METRICS, bootstrap_apply, bootstrap_binary, resample_indices
-from spinerisk.evaluation.bootstrap import counts_from_indices
+from spinerisk.evaluation import (
+    BINARY_METRICS,
+    auc,
+    bootstrap_apply,
+    bootstrap_binary,
+    resample_indices,
+)
+from spinerisk.evaluation.bootstrap import counts_from_indices, replicate_rows
 
 
 @pytest.fixture(scope="module")
@@ -74,15 +80,49 @@ def test_stratified_keeps_event_count(data):
     assert (counts.sum(axis=1) == y.size).all()
 
 
-def test_weights_multiply_counts(data):
+def test_frequency_weights_draw_units_not_rows(data):
+    # issue 10 item 4: weight 5 on 100 rows is 500 patients; the interval must match the
+    # bootstrap of the replicated rows (and DeLong), not the bootstrap of 100 distinct rows
+    y, p = data[0][:100], data[1][:100]
+    w = np.full(y.size, 5.0)
+    weighted = bootstrap_binary(y, p, metrics=["auc"], n_boot=400, seed=1, weights=w)["auc"]
+    replicated = bootstrap_binary(np.repeat(y, 5), np.repeat(p, 5), metrics=["auc"], n_boot=400, seed=2)["auc"]
+    delong = auc(np.repeat(y, 5), np.repeat(p, 5))
+    width = weighted.upper - weighted.lower
+    # Monte Carlo error of a 400-replicate percentile width is a few per cent; 20% is generous
+    assert width == pytest.approx(replicated.upper - replicated.lower, rel=0.2)
+    assert width == pytest.approx(delong.upper - delong.lower, rel=0.2)
+    rows_only = bootstrap_binary(y, p, metrics=["auc"], n_boot=400, seed=1)["auc"]
+    assert width < 0.6 * (rows_only.upper - rows_only.lower)  # about 1/sqrt(5) of it
+
+
+def test_weighted_replicate_sizes_are_the_weighted_total(data):
     y, p = data
-    w = np.ones_like(y)
-    w[:10] = 2.0
-    res = bootstrap_binary(y, p, metrics=["brier"], n_boot=3, seed=9, weights=w)
-    idx = resample_indices(y.size, 3, seed=9)
-    for b in range(3):
-        wb = w[idx[b]]
-        assert res.replicates["brier"][b] == pytest.approx(np.sum(wb * (y[idx[b]] - p[idx[b]]) ** 2) / wb.sum())
+    w = np.random.default_rng(0).integers(1, 4, y.size).astype(float)
+    res = bootstrap_binary(y, p, metrics=["brier"], n_boot=5, seed=9, weights=w)
+    assert np.isfinite(res.replicates["brier"]).all()
+    with pytest.raises(ValueError, match="frequency weights"):
+        bootstrap_binary(y, p, metrics=["brier"], n_boot=5, weights=w + 0.5)
+
+
+def test_groups_resample_whole_patients():
+    # two episodes per patient, identical within patient: the cluster bootstrap of the
+    # episode table equals the row bootstrap of the patient table in distribution
+    rng = np.random.default_rng(3)
+    p = rng.uniform(0.05, 0.95, 150)
+    y = (rng.uniform(size=150) < p).astype(float)
+    ids = np.repeat(np.arange(150), 2)
+    clustered = bootstrap_binary(np.repeat(y, 2), np.repeat(p, 2), metrics=["auc"], n_boot=400, seed=4,
+                                 groups=ids).replicates["auc"]
+    patients = bootstrap_binary(y, p, metrics=["auc"], n_boot=400, seed=5).replicates["auc"]
+    naive = bootstrap_binary(np.repeat(y, 2), np.repeat(p, 2), metrics=["auc"], n_boot=400, seed=4).replicates["auc"]
+    assert np.std(clustered) == pytest.approx(np.std(patients), rel=0.2)
+    assert np.std(naive) < 0.85 * np.std(clustered)  # rows as units understate the spread
+    rows = list(replicate_rows(6, 3, seed=0, groups=np.array([0, 0, 1, 1, 2, 2])))
+    for r in rows:  # each drawn patient brings both episodes
+        assert np.all(np.bincount(r // 2, minlength=3) % 2 == 0)
+    with pytest.raises(ValueError, match="cannot be combined with groups"):
+        bootstrap_binary(np.repeat(y, 2), np.repeat(p, 2), groups=ids, stratify=True, n_boot=2)
 
 
 def test_single_class_replicate_is_nan_not_crash():

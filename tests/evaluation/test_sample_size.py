@@ -159,3 +159,9 @@ def test_survival_net_benefit_and_errors():
                                       censored_before_horizon=1.0)
     with pytest.raises(ValueError, match="c_statistic must be"):
         sample_size_external_survival(risk_at_horizon=0.1, c_statistic=0.45, horizon=1.0)
+
+
+def test_survival_criterion2_is_unrounded_as_pmsampsize_1_1_3():
+    # issue 10 item 1: pmsampsize 1.0.2 rounded max R2 / shrinkage and gave 875; 1.1.3 gives 866
+    res = sample_size_survival(cs_r2=0.051, parameters=25, rate=0.065, horizon=2, mean_followup=2.07)
+    assert [c.sample_size for c in res.criteria][1] == 866

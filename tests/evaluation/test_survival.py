@@ -108,8 +108,9 @@ def test_survival_input_errors(surv):
         harrell_c(time, event * 2, x)
     with pytest.raises(ValueError, match="equal length"):
         harrell_c(time[:-1], event, x)
-    with pytest.raises(ValueError, match="horizon inside the follow-up"):
-        oe_survival(time + 1.0, event, np.full(time.size, 0.3), 0.5)
+    assert oe_survival(time + 1.0, event, np.full(time.size, 0.3), 0.5).reason == "no_events_by_horizon"
+    with pytest.raises(ValueError, match="time must be >= 0"):
+        oe_survival(time - 5.0, event, np.full(time.size, 0.3), 0.5)
     with pytest.raises(ValueError, match="probability"):
         brier_survival(time, event, x, 1.0)
 

@@ -5,8 +5,9 @@ Pure functions returning result objects (``results.py``); plotting lives in
 
 Binary outcomes
     auc, brier_score, scaled_brier, calibration_summary, discrimination_slope,
-    threshold_metrics, roc_curve, calibration_curve, calibration_errors, decision_curve,
-    fit_glm (logistic / Poisson GLM used for recalibration)
+    threshold_metrics, positives, roc_curve, calibration_curve, calibration_errors, decision_curve,
+    fit_glm (logistic / Poisson GLM used for recalibration; FitDiagnostics is the
+    convergence contract of every likelihood fit), NA_REASONS (codes of undefined values)
 Time-to-event at a horizon
     harrell_c, uno_c, time_dependent_auc, brier_survival, oe_survival,
     calibration_slope_survival, calibration_poisson, calibration_curve_survival,
@@ -26,6 +27,7 @@ from spinerisk.evaluation.binary import (
     brier_score,
     calibration_summary,
     discrimination_slope,
+    positives,
     roc_curve,
     scaled_brier,
     threshold_metrics,
@@ -37,9 +39,11 @@ from spinerisk.evaluation.bootstrap import (
     resample_indices,
 )
 from spinerisk.evaluation.calibration import calibration_curve, calibration_errors
+from spinerisk.evaluation.convergence import FitDiagnostics
 from spinerisk.evaluation.cox import CoxFit, fit_cox
 from spinerisk.evaluation.decision import decision_curve, decision_curve_survival
 from spinerisk.evaluation.results import (
+    NA_REASONS,
     BootstrapResult,
     CalibrationCurve,
     CalibrationSummary,
@@ -74,6 +78,7 @@ from spinerisk.evaluation.survival import (
 
 __all__ = [
     "BINARY_METRICS",
+    "NA_REASONS",
     "BootstrapResult",
     "CalibrationCurve",
     "CalibrationSummary",
@@ -81,6 +86,7 @@ __all__ = [
     "Criterion",
     "DecisionCurve",
     "Estimate",
+    "FitDiagnostics",
     "GLMFit",
     "MetricReport",
     "MetricSet",
@@ -109,6 +115,7 @@ __all__ = [
     "harrell_c",
     "oe_survival",
     "optimism_corrected",
+    "positives",
     "resample_indices",
     "roc_curve",
     "sample_size_binary",

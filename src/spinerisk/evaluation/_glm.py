@@ -18,16 +18,23 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import expit
 
+from spinerisk.evaluation.convergence import FitDiagnostics, glm_infinite_mle, information_condition
+
 
 @dataclass(frozen=True)
 class GLMFit:
-    """Coefficients, covariance (inverse observed information) and log-likelihood."""
+    """Coefficients, covariance (inverse observed information), log-likelihood, diagnostics.
+
+    ``diagnostics`` is the convergence contract (:class:`FitDiagnostics`); when its
+    ``reason`` is not None the coefficients and covariance must not be reported.
+    """
 
     coef: np.ndarray
     cov: np.ndarray
     loglik: float
     n_iter: int
     converged: bool
+    diagnostics: FitDiagnostics
 
     @property
     def se(self) -> np.ndarray:
@@ -70,6 +77,10 @@ def fit_glm(
     Returns
     -------
     GLMFit
+        ``diagnostics`` follows the convergence contract
+        (:class:`~spinerisk.evaluation.convergence.FitDiagnostics`): separation (binomial) or an
+        unbounded likelihood (Poisson) is detected exactly, a singular information matrix gives
+        a NaN covariance and ``reason == "ill_conditioned"``; nothing raises on such data.
     """
     X = np.asarray(X, dtype=float)
     y = np.asarray(y, dtype=float)
@@ -97,6 +108,8 @@ def fit_glm(
         var = mu * (1.0 - mu) if family == "binomial" else mu
         grad = X.T @ (w * (y - mu))
         info = X.T @ (X * (w * var)[:, None])
+        if information_condition(info) > 1e15:
+            break  # singular (e.g. a constant covariate): report, do not divide
         step = np.linalg.solve(info, grad)
         # step halving keeps Newton monotone on awkward data
         for _ in range(30):
@@ -114,7 +127,23 @@ def fit_glm(
     mu = mean_fn(eta)
     var = mu * (1.0 - mu) if family == "binomial" else mu
     info = X.T @ (X * (w * var)[:, None])
-    return GLMFit(beta, np.linalg.inv(info), ll_old, it, converged)
+    condition = information_condition(info)
+    cov = np.linalg.inv(info) if np.isfinite(condition) else np.full((p, p), np.nan)
+    diag = FitDiagnostics(converged, _infinite_mle(X, y, w, family, converged, mu, condition),
+                          condition, it, "separation" if family == "binomial" else "infinite_estimate")
+    return GLMFit(beta, cov, ll_old, it, converged, diag)
+
+
+def _infinite_mle(X, y, w, family, converged, mu, condition) -> bool:
+    """Run the exact check only when the fit shows a symptom of an infinite estimate."""
+    pos = w > 0
+    if family == "binomial":
+        boundary = bool(np.any((mu[pos] < 1e-6) | (mu[pos] > 1 - 1e-6)))
+    else:
+        boundary = bool(np.any(mu[pos] < 1e-6))
+    if converged and not boundary and condition < 1e8:
+        return False
+    return glm_infinite_mle(X, y, w, family)
 
 
 def logistic_batch(

@@ -14,11 +14,16 @@ _KNOT_QUANTILES = {
 }
 
 
-def default_knots(x: np.ndarray, n_knots: int) -> np.ndarray:
-    """Knots at Harrell's default quantiles of x (R quantile type 7, as Hmisc for n >= 100)."""
+def default_knots(x: np.ndarray, n_knots: int, weights: np.ndarray | None = None) -> np.ndarray:
+    """Knots at Harrell's default quantiles of x (R quantile type 7, as Hmisc for n >= 100).
+
+    With frequency weights the quantiles are those of the data with each row repeated
+    ``weight`` times, so a weight of 2 and a duplicated row give the same knots.
+    """
     if n_knots not in _KNOT_QUANTILES:
         raise ValueError(f"n_knots must be one of {sorted(_KNOT_QUANTILES)}; got {n_knots!r}")
-    knots = np.quantile(x, _KNOT_QUANTILES[n_knots])
+    q = _KNOT_QUANTILES[n_knots]
+    knots = np.quantile(x, q) if weights is None else weighted_quantile(x, weights, q)
     if np.unique(knots).size < n_knots:
         raise ValueError(
             f"the {n_knots} spline knots {knots.tolist()} are not distinct because the predictions "
@@ -48,3 +53,22 @@ def rcs_basis(x: np.ndarray, knots: np.ndarray) -> np.ndarray:
         for j in range(k - 2)
     ]
     return np.column_stack(cols) / (tk - t[0]) ** 2
+
+
+def weighted_quantile(x, w, q) -> np.ndarray:
+    """R type-7 quantiles of ``x`` repeated ``w`` times (frequency weights).
+
+    With ``W = sum(w)`` the position is ``h = (W - 1) q`` in the repeated, sorted data;
+    the value at a position k is the x whose cumulative weight first exceeds k, and the
+    quantile interpolates between positions floor(h) and floor(h) + 1.
+    """
+    x, w, q = np.asarray(x, float), np.asarray(w, float), np.asarray(q, float)
+    order = np.argsort(x, kind="mergesort")
+    xs, cw = x[order], np.cumsum(w[order])
+    h = (cw[-1] - 1.0) * q
+    lo = np.floor(h)
+
+    def at(k):
+        return xs[np.minimum(np.searchsorted(cw, k, side="right"), xs.size - 1)]
+
+    return at(lo) + (h - lo) * (at(lo + 1) - at(lo))

@@ -28,6 +28,40 @@ def as_1d(values, name: str) -> np.ndarray:
     return arr
 
 
+def check_times(time, name: str = "time") -> np.ndarray:
+    """Follow-up times as floats; they must be finite and >= 0 (time 0 = the time origin)."""
+    t = as_1d(time, name)
+    if (t < 0).any():
+        rows = np.flatnonzero(t < 0)[:10].tolist()
+        raise ValueError(
+            f"{name} must be >= 0; found {int((t < 0).sum())} negative values (minimum {t.min()!r}, "
+            f"first rows {rows}). Measure follow-up from the time origin (e.g. the procedure date)."
+        )
+    return t
+
+
+def check_horizon(horizon) -> float:
+    """A horizon must be a finite number > 0 (same units as the follow-up times)."""
+    try:
+        h = float(horizon)
+    except (TypeError, ValueError):
+        raise ValueError(f"horizon must be a number > 0; got {horizon!r}.") from None
+    if not np.isfinite(h) or h <= 0:
+        raise ValueError(f"horizon must be a finite number > 0 (same units as time); got {horizon!r}.")
+    return h
+
+
+def beyond_follow_up(time: np.ndarray, horizon: float, weights: np.ndarray | None = None) -> bool:
+    """True when the horizon exceeds the last follow-up time (of rows with positive weight).
+
+    The Kaplan-Meier estimate is then not defined at the horizon (R ``dcurves`` and
+    ``summary(survfit(...), extend = FALSE)`` give NA); carrying the last value forward
+    would extrapolate.
+    """
+    t = time if weights is None else time[weights > 0]
+    return t.size == 0 or horizon > float(t.max())
+
+
 def check_weights(weights, n: int) -> np.ndarray:
     """Return weights as floats (ones when None); they must be finite and >= 0."""
     if weights is None:
@@ -85,7 +119,9 @@ def check_open_unit(risk: np.ndarray, what: str) -> None:
 
 
 def check_thresholds(thresholds) -> np.ndarray:
+    """Threshold probabilities in [0, 1], as R ``dcurves`` accepts them."""
     t = as_1d(np.atleast_1d(thresholds), "thresholds")
-    if ((t < 0) | (t >= 1)).any():
-        raise ValueError(f"thresholds must lie in [0, 1); got range [{t.min()}, {t.max()}].")
+    if ((t < 0) | (t > 1)).any():
+        raise ValueError(f"thresholds must lie in [0, 1]; got range [{t.min()}, {t.max()}]. Pass probabilities.")
     return t
+

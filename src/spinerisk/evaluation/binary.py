@@ -15,7 +15,8 @@ Conventions
   (Van Calster et al. 2016). Wald confidence intervals.
 * O/E = sum(y) / sum(risk); its CI uses var(log O/E) = (1 - o) / (n o), o = observed
   proportion (Debray et al. 2017, binomial variation of O, E treated as fixed).
-* Test-positive means ``risk > threshold`` (strict), as in R ``dcurves``.
+* Test-positive means ``risk >= threshold`` with a risk of exactly 0 never positive, R
+  ``dcurves``' rule (:func:`positives`).
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ __all__ = [
     "discrimination_slope",
     "discrimination_slope_batch",
     "oe_batch",
+    "positives",
     "roc_curve",
     "scaled_brier",
     "scaled_brier_batch",
@@ -131,6 +133,10 @@ def auc(y, risk, *, weights=None, ci: str = "delong", level: float = 0.95, n_boo
     if ci != "delong":
         raise ValueError(f"ci={ci!r} is not supported; use 'delong', 'bootstrap' or 'none'")
     se = _delong_se(y, risk, w, value)
+    if se == 0:
+        # constant score (AUC 0.5 by ties) or perfect ranking: DeLong's variance is 0, which
+        # is not a statement of certainty; no interval is given
+        return Estimate(value, level=level, method="delong", reason="degenerate_variance")
     z = _z(level)
     return Estimate(value, value - z * se, value + z * se, level, "delong")
 
@@ -181,13 +187,19 @@ def oe_batch(y: np.ndarray, risk: np.ndarray, W: np.ndarray) -> np.ndarray:
     return (W @ y) / (W @ risk)
 
 
-def calibration_starts(y: np.ndarray, risk: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Full-sample calibration-in-the-large and (intercept, slope) fits: Newton starting values."""
+def calibration_starts(y: np.ndarray, risk: np.ndarray, w: np.ndarray):
+    """Full-sample calibration-in-the-large and (intercept, slope) fits: Newton starting values.
+
+    Returns ``(citl_start, weak_start, weak_reason)``; ``weak_reason`` is the NA reason of the
+    full-sample intercept/slope fit (convergence contract, or a constant prediction), None if fine.
+    """
     x = logit(risk)
     ones = np.ones_like(x)
     citl = fit_glm(ones[:, None], y, offset=x, weights=w).coef
-    weak = fit_glm(np.column_stack([ones, x]), y, weights=w).coef
-    return np.r_[citl, 1.0], weak
+    if np.ptp(x[w > 0]) == 0:
+        return np.r_[citl, 1.0], np.array([citl[0], 1.0]), "constant_prediction"
+    weak = fit_glm(np.column_stack([ones, x]), y, weights=w)
+    return np.r_[citl, 1.0], weak.coef, weak.diagnostics.reason
 
 
 def calibration_batch(y: np.ndarray, risk: np.ndarray, W: np.ndarray, starts=None) -> np.ndarray:
@@ -202,10 +214,26 @@ def calibration_batch(y: np.ndarray, risk: np.ndarray, W: np.ndarray, starts=Non
     """
     W = np.atleast_2d(W)
     x = logit(risk)
-    start_citl, start_weak = starts if starts is not None else calibration_starts(y, risk, W.mean(axis=0))
+    start_citl, start_weak, _ = starts if starts is not None else calibration_starts(y, risk, W.mean(axis=0))
     citl = logistic_batch(x, y, W, fit_slope=False, start=start_citl)[:, 0]
     ab = logistic_batch(x, y, W, fit_slope=True, start=start_weak)
+    ab[_separated(x, y, W)] = np.nan  # no finite intercept/slope (see convergence.py)
     return np.column_stack([citl, ab])
+
+
+def _separated(x: np.ndarray, y: np.ndarray, W: np.ndarray) -> np.ndarray:
+    """Rows of W in which logit P(y) = a + b x is (quasi-)completely separated.
+
+    With one covariate, separation means the drawn events' x and non-events' x do not
+    overlap (touching at one value counts, quasi-complete separation).
+    """
+    drawn = W > 0
+    ev, ne = drawn & (y == 1), drawn & (y == 0)
+    max1 = np.where(ev, x, -np.inf).max(axis=1)
+    min1 = np.where(ev, x, np.inf).min(axis=1)
+    max0 = np.where(ne, x, -np.inf).max(axis=1)
+    min0 = np.where(ne, x, np.inf).min(axis=1)
+    return (max0 <= min1) | (max1 <= min0)
 
 
 def calibration_summary(y, risk, *, weights=None, level: float = 0.95) -> CalibrationSummary:
@@ -229,37 +257,59 @@ def calibration_summary(y, risk, *, weights=None, level: float = 0.95) -> Calibr
     z = _z(level)
     x = logit(risk)
     ones = np.ones_like(x)
-    citl = fit_glm(ones[:, None], y, offset=x, weights=w)
-    weak = fit_glm(np.column_stack([ones, x]), y, weights=w)
     n = w.sum()
     observed = float(np.sum(w * y) / n)
     expected = float(np.sum(w * risk) / n)
     oe = observed / expected
     se_log_oe = np.sqrt((1.0 - observed) / (n * observed))
-
-    def wald(est, se):
-        return Estimate(float(est), float(est - z * se), float(est + z * se), level, "wald")
-
+    citl = _wald(fit_glm(ones[:, None], y, offset=x, weights=w), 0, z, level)
+    if np.ptp(x[w > 0]) == 0:
+        weak_a = weak_b = Estimate.na("constant_prediction", level=level)
+    else:
+        weak = fit_glm(np.column_stack([ones, x]), y, weights=w)
+        weak_a, weak_b = _wald(weak, 0, z, level), _wald(weak, 1, z, level)
     return CalibrationSummary(
         observed=observed,
         expected=expected,
         oe_ratio=Estimate(oe, oe * np.exp(-z * se_log_oe), oe * np.exp(z * se_log_oe), level, "log-normal"),
-        citl_intercept=wald(citl.coef[0], citl.se[0]),
-        cal_intercept=wald(weak.coef[0], weak.se[0]),
-        cal_slope=wald(weak.coef[1], weak.se[1]),
+        citl_intercept=citl,
+        cal_intercept=weak_a,
+        cal_slope=weak_b,
     )
 
 
+def _wald(fit, j: int, z: float, level: float) -> Estimate:
+    """Coefficient j with its Wald interval, or NA with the fit's reason (convergence contract)."""
+    reason = fit.diagnostics.reason
+    if reason is not None:
+        return Estimate.na(reason, level=level, fit=fit.diagnostics.to_dict())
+    est, se = float(fit.coef[j]), float(fit.se[j])
+    return Estimate(est, est - z * se, est + z * se, level, "wald")
+
+
 # ------------------------------------------------------------ threshold metrics
+
+def positives(risk: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
+    """(T, n) test-positive indicator: ``risk >= threshold``, with risk 0 never positive.
+
+    This is R ``dcurves``' rule exactly (R/dca.r and the Python port's
+    ``_rectify_model_risk_boundaries``): risks of exactly 0 become ``0 - eps`` and of exactly
+    1 become ``1 + eps`` before the comparison ``risk >= threshold``. So at threshold 0 only
+    risks above 0 are positive, at a threshold t in (0, 1] a risk equal to t is positive,
+    and at threshold 1 only risks of exactly 1 are.
+    """
+    return (risk[None, :] >= thresholds[:, None]) & (risk[None, :] > 0)
+
+
 def threshold_metrics(y, risk, thresholds, *, weights=None) -> ThresholdMetrics:
-    """Sensitivity, specificity, PPV, NPV at each threshold (positive: risk > threshold).
+    """Sensitivity, specificity, PPV, NPV at each threshold (positive: see :func:`positives`).
 
     Small cells are not suppressed here (this returns rates, not patient rows); a
     rate whose denominator is empty is NaN (``null`` in JSON).
     """
     y, risk, w = check_binary(y, risk, weights)
     t = check_thresholds(thresholds)
-    pos = risk[None, :] > t[:, None]  # (T, n)
+    pos = positives(risk, t)  # (T, n)
     tp = pos @ (w * y)
     fp = pos @ (w * (1 - y))
     fn = np.sum(w * y) - tp

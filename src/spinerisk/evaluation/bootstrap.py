@@ -10,6 +10,15 @@ batch ``k`` draws from ``numpy.random.default_rng(SeedSequence(seed).spawn(K)[k]
 The result therefore depends only on ``seed``, ``n_boot`` and ``batch_size``, never on
 ``n_jobs`` or on which thread computed which batch.
 
+Resampling unit (clusters) and frequency weights: the bootstrap must resample what was
+sampled independently. With ``groups`` (e.g. a patient id) whole groups are drawn, so the
+episodes of one patient always travel together. Frequency weights are whole numbers of
+identical units (a row, or a whole group when ``groups`` is given): a unit of weight m is m
+units in the draw, so each replicate draws ``sum(m)`` units with probabilities proportional
+to m (a multinomial), exactly the bootstrap of the data with every unit repeated m times.
+Multiplying row draws by the weights instead would resample only the distinct rows and give
+intervals about sqrt(m) times too wide. Without groups and weights, rows are drawn uniformly.
+
 Intervals are percentile intervals (R ``quantile`` type 7).
 """
 
@@ -38,6 +47,7 @@ __all__ = [
     "bootstrap_binary",
     "counts_from_indices",
     "percentile_interval",
+    "replicate_rows",
     "resample_indices",
 ]
 
@@ -95,6 +105,71 @@ def _draw(n: int, size: int, rng: np.random.Generator, strata) -> np.ndarray:
     return idx
 
 
+class _Units:
+    """The resampling units (rows or groups) and their frequency weights."""
+
+    def __init__(self, n: int, weights=None, groups=None, strata=None):
+        if groups is None:
+            self.code = np.arange(n)
+        else:
+            groups = np.asarray(groups)
+            if groups.shape != (n,):
+                raise ValueError(f"groups must have one label per row ({n}); got shape {groups.shape}.")
+            if strata is not None:
+                raise ValueError("stratify/strata cannot be combined with groups: one patient's episodes may "
+                                 "differ in outcome. Resample patients (groups) without strata.")
+            _, self.code = np.unique(groups, return_inverse=True)
+        self.size = int(self.code.max()) + 1
+        self.copies = np.ones(self.size)
+        if weights is not None:
+            w = np.asarray(weights, float)
+            if np.any(w != np.round(w)):
+                raise ValueError(
+                    "the bootstrap treats weights as frequency weights (whole numbers of identical patients); "
+                    f"found non-integer weights (e.g. {w[w != np.round(w)][0]!r}). Round them, or expand the data."
+                )
+            if groups is not None:
+                first = np.zeros(self.size)
+                first[self.code] = w
+                if np.any(first[self.code] != w):
+                    raise ValueError("weights must be equal within each group: a frequency weight counts copies "
+                                     "of the whole patient. Give every row of a patient the same weight.")
+            self.copies = np.bincount(self.code, weights=w, minlength=self.size) / np.bincount(self.code)
+        self.strata = strata
+        self.plain = groups is None and weights is None
+
+    def draw_counts(self, n_rows: int, size: int, rng: np.random.Generator) -> np.ndarray:
+        """(size, n_rows) row counts: each row gets the count of its unit in the replicate."""
+        if self.plain:  # the original uniform row draw (keeps earlier seeds' results)
+            return counts_from_indices(_draw(n_rows, size, rng, self.strata), n_rows)
+        levels = [None] if self.strata is None else np.unique(self.strata)
+        counts = np.zeros((size, self.size))
+        for level in levels:
+            units = np.arange(self.size) if level is None else np.unique(self.code[np.asarray(self.strata) == level])
+            m = self.copies[units]
+            total = int(m.sum())
+            if total > 0:
+                counts[:, units] = rng.multinomial(total, m / total, size=size)
+        return counts[:, self.code]
+
+
+def replicate_rows(n: int, n_boot: int, *, seed: int | None = 0, strata=None, groups=None,
+                   batch_size: int = 100):
+    """Row indices of each bootstrap replicate (a drawn group contributes all its rows).
+
+    Without ``groups`` this is ``resample_indices(...)[b]``; with ``groups`` the replicates
+    resample groups and have a varying number of rows.
+    """
+    if groups is None:
+        yield from resample_indices(n, n_boot, seed=seed, strata=strata, batch_size=batch_size)
+        return
+    units = _Units(n, groups=groups, strata=strata)
+    for size, child in _batches(n_boot, batch_size, seed):
+        counts = units.draw_counts(n, size, np.random.default_rng(child)).astype(np.int64)
+        for row in counts:
+            yield np.repeat(np.arange(n), row)
+
+
 def counts_from_indices(idx: np.ndarray, n: int) -> np.ndarray:
     """(B, n) matrix of how often each row was drawn in each replicate (one bincount)."""
     B = idx.shape[0]
@@ -132,7 +207,8 @@ def _binary_batch_metrics(y, risk, W, metrics, starts=None) -> dict[str, np.ndar
 
 def bootstrap_binary(
     y, risk, *, metrics: Sequence[str] = BINARY_METRICS, n_boot: int = 1000, seed: int | None = 0,
-    level: float = 0.95, weights=None, stratify: bool = False, n_jobs: int = 1, batch_size: int = 100,
+    level: float = 0.95, weights=None, groups=None, stratify: bool = False, n_jobs: int = 1,
+    batch_size: int = 100,
 ) -> BootstrapResult:
     """Percentile bootstrap CIs for binary metrics, all replicates computed at once.
 
@@ -143,8 +219,10 @@ def bootstrap_binary(
     n_boot : number of replicates.
     seed : seed (results depend only on seed, n_boot and batch_size).
     level : confidence level.
-    weights : optional frequency weights (multiplied into the bootstrap counts).
-    stratify : resample events and non-events separately.
+    weights : optional frequency weights (whole numbers): a row of weight m is m identical
+        patients and is drawn as m units (see the module docstring).
+    groups : optional cluster labels (patient id): whole clusters are resampled.
+    stratify : resample events and non-events separately (not with ``groups``).
     n_jobs : threads used over batches (numpy releases the GIL in the kernels).
     batch_size : replicates per batch / RNG stream; bounds memory at
         ``batch_size * n`` floats per array.
@@ -161,21 +239,16 @@ def bootstrap_binary(
     if any(m in _CALIBRATION for m in metrics):
         check_open_unit(risk, "calibration intercept/slope")
     n = y.size
-    strata = y if stratify else None
-    # Work in risk order so the AUC kernel never reorders columns; replicate b still uses
-    # exactly the rows resample_indices(n, n_boot, seed=seed, strata=...)[b].
+    units = _Units(n, weights=None if np.all(w == 1.0) else w, groups=groups, strata=y if stratify else None)
+    # Work in risk order so the AUC kernel never reorders columns.
     order = np.argsort(risk, kind="mergesort")
-    rank = np.empty(n, dtype=np.int64)
-    rank[order] = np.arange(n)
     ys, rs, ws = y[order], risk[order], w[order]
-    unit = bool(np.all(ws == 1.0))
     starts = calibration_starts(ys, rs, ws) if any(m in _CALIBRATION for m in metrics) else None
 
     def run(batch):
         size, child = batch
-        idx = rank[_draw(n, size, np.random.default_rng(child), strata)]
-        W = counts_from_indices(idx, n)
-        return _binary_batch_metrics(ys, rs, W if unit else W * ws[None, :], metrics, starts)
+        W = units.draw_counts(n, size, np.random.default_rng(child))[:, order]
+        return _binary_batch_metrics(ys, rs, W, metrics, starts)
 
     batches = _batches(n_boot, batch_size, seed)
     if n_jobs == 1:
@@ -190,37 +263,56 @@ def bootstrap_binary(
     full = _binary_batch_metrics(ys, rs, ws[None, :], metrics, starts)
     est = {m: Estimate(float(full[m][0]), *percentile_interval(reps[m], level), level, "bootstrap percentile")
            for m in metrics}
+    if starts is not None and starts[2] is not None:  # the full-sample fit has no finite estimate
+        for m in ("cal_intercept", "cal_slope"):
+            if m in est:
+                est[m] = Estimate.na(starts[2], level=level)
     return BootstrapResult(est, reps, n_boot, seed)
 
 
 def bootstrap_apply(
     statistic: Callable[..., dict[str, float]], *arrays, n_boot: int = 200, seed: int | None = 0,
-    level: float = 0.95, batch_size: int = 100, progress: bool = False,
+    level: float = 0.95, batch_size: int = 100, progress: bool = False, groups=None,
 ) -> BootstrapResult:
     """Bootstrap any statistic of row-aligned arrays (one call per replicate).
 
     For metrics without a vectorised kernel (survival concordance, calibration curves,
-    refitted models). The index matrix is drawn once with :func:`resample_indices`;
-    ``statistic(*resampled_arrays)`` must return a dict of floats. A replicate where
-    the statistic raises ValueError (e.g. no events drawn) is recorded as NaN.
+    refitted models). Replicates come from :func:`replicate_rows` (rows, or whole
+    ``groups`` such as patients); ``statistic(*resampled_arrays)`` must return a dict of
+    floats or :class:`Estimate` objects. A replicate where the statistic raises ValueError
+    (e.g. no events drawn) or returns NaN (an NA value) is recorded as NaN and counted in
+    ``n_failed``. When the full-sample value itself is NA, so is the result (with the
+    statistic's reason when it returned an Estimate): no interval is given around an
+    undefined value.
     """
     arrays = [np.asarray(a) for a in arrays]
     n = arrays[0].shape[0]
     full = statistic(*arrays)
-    idx = resample_indices(n, n_boot, seed=seed, batch_size=batch_size)
     reps = {k: np.full(n_boot, np.nan) for k in full}
-    rows = range(n_boot)
+    rows = enumerate(replicate_rows(n, n_boot, seed=seed, groups=groups, batch_size=batch_size))
     if progress:
         from tqdm import tqdm
 
-        rows = tqdm(rows, desc="bootstrap", unit="rep")
-    for b in rows:
+        rows = tqdm(rows, total=n_boot, desc="bootstrap", unit="rep")
+    for b, idx in rows:
         try:
-            out = statistic(*(a[idx[b]] for a in arrays))
+            out = statistic(*(a[idx] for a in arrays))
         except ValueError:
             continue
         for k, v in out.items():
-            reps[k][b] = v
-    est = {k: Estimate(float(full[k]), *percentile_interval(reps[k], level), level, "bootstrap percentile")
-           for k in full}
+            reps[k][b] = _value(v)
+    est = {k: _with_interval(full[k], reps[k], level) for k in full}
     return BootstrapResult(est, reps, n_boot, seed)
+
+
+def _value(v) -> float:
+    return float(v.estimate) if isinstance(v, Estimate) else float(v)
+
+
+def _with_interval(full, replicates: np.ndarray, level: float) -> Estimate:
+    """The full-sample value with its percentile interval; NA stays NA (no interval)."""
+    value = _value(full)
+    if not np.isfinite(value):
+        reason = full.reason if isinstance(full, Estimate) else None
+        return Estimate(value, level=level, reason=reason)
+    return Estimate(value, *percentile_interval(replicates, level), level, "bootstrap percentile")

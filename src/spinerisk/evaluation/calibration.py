@@ -15,7 +15,13 @@ Two smoothers of the outcome on the predicted risk are offered:
 
 ICI is the (weighted) mean of ``|observed_i - risk_i|`` over patients, E50 and E90 its
 median and 90th percentile (R quantile type 7), Emax its maximum (Austin & Steyerberg 2019).
-With weights, E50/E90 are weighted quantiles (inverse of the weighted empirical CDF).
+With frequency weights, E50/E90 are the type-7 quantiles of the data with each row repeated
+``weight`` times (interpolating on cumulative weights), so unit weights give exactly the
+unweighted numbers and a weight of 2 equals a duplicated row.
+
+A curve that the data cannot determine is returned as NA (:meth:`CalibrationCurve.na`) with
+its reason: fewer distinct risks than a local quadratic (loess) or the spline knots need
+(``too_few_distinct_predictions``), or a spline fit without a finite maximum (``separation``).
 """
 
 from __future__ import annotations
@@ -24,7 +30,7 @@ import numpy as np
 from scipy.special import expit, logit
 
 from spinerisk.evaluation._glm import fit_glm
-from spinerisk.evaluation._splines import default_knots, rcs_basis
+from spinerisk.evaluation._splines import default_knots, rcs_basis, weighted_quantile
 from spinerisk.evaluation._validate import check_binary, check_open_unit
 from spinerisk.evaluation.binary import _z
 from spinerisk.evaluation.results import CalibrationCurve
@@ -35,16 +41,10 @@ __all__ = ["calibration_curve", "calibration_errors"]
 def calibration_errors(predicted, observed, weights=None) -> dict[str, float]:
     """ICI, E50, E90 and Emax of ``|observed - predicted|`` (Austin & Steyerberg 2019)."""
     diff = np.abs(np.asarray(observed, float) - np.asarray(predicted, float))
-    if weights is None:
-        e50, e90 = np.quantile(diff, [0.5, 0.9])
-        ici = float(diff.mean())
-    else:
-        w = np.asarray(weights, float)
-        order = np.argsort(diff)
-        cdf = np.cumsum(w[order]) / w.sum()
-        e50, e90 = (diff[order][np.searchsorted(cdf, q)] for q in (0.5, 0.9))
-        ici = float(np.sum(w * diff) / w.sum())
-    return {"ici": ici, "e50": float(e50), "e90": float(e90), "emax": float(diff.max())}
+    w = np.ones_like(diff) if weights is None else np.asarray(weights, float)
+    e50, e90 = weighted_quantile(diff, w, [0.5, 0.9])
+    return {"ici": float(np.sum(w * diff) / w.sum()), "e50": float(e50), "e90": float(e90),
+            "emax": float(diff[w > 0].max())}
 
 
 def _loess_block(x, y, w, span, points):
@@ -71,15 +71,20 @@ def _loess_block(x, y, w, span, points):
     for i in range(3):
         for j in range(3):
             A[:, i, j] = moments[i + j]
+    if np.any(np.linalg.cond(A) > 1e12):
+        return None, None  # fewer than 3 distinct risks carry weight in some local fit
     c = np.linalg.inv(A)[:, 0, :]  # first row of (X'KX)^-1: fitted value = c @ X'K y
     L = K * (c[:, [0]] + c[:, [1]] * U + c[:, [2]] * U * U)
     return L @ y, L
 
 
 def _loess_curve(x, y, w, span, points, block=64):
+    """Loess at ``points`` in blocks; (None, None) when some local fit is underdetermined."""
     fits, rows = [], []
     for start in range(0, points.size, block):
         f, L = _loess_block(x, y, w, span, points[start:start + block])
+        if f is None:
+            return None, None
         fits.append(f)
         rows.append(L)
     return np.concatenate(fits), np.vstack(rows)
@@ -119,32 +124,41 @@ def calibration_curve(
     z = _z(level)
     grid = np.quantile(risk, np.linspace(0, 1, n_points))
     if method == "loess":
-        uniq = np.unique(risk)
+        settings = {"span": span, "degree": 2, "family": "gaussian", "surface": "direct", "level": level}
+        uniq = np.unique(risk[w > 0])
         evals = uniq if uniq.size <= max_eval else np.unique(np.quantile(risk, np.linspace(0, 1, max_eval)))
-        fit_eval, _ = _loess_curve(risk, y, w, span, evals)
+        fit_eval, _ = _loess_curve(risk, y, w, span, evals) if uniq.size >= 3 else (None, None)
+        fit_grid, L = _loess_curve(risk, y, w, span, grid) if fit_eval is not None else (None, None)
+        if fit_grid is None:
+            return CalibrationCurve.na(method, "too_few_distinct_predictions", settings)
         obs_patient = np.interp(risk, evals, fit_eval)
-        fit_grid, L = _loess_curve(risk, y, w, span, grid)
         sigma2 = np.sum(w * (y - obs_patient) ** 2) / w.sum()
         se = np.sqrt(sigma2 * np.sum(L * L * w[None, :], axis=1))
         observed, lower, upper = fit_grid, fit_grid - z * se, fit_grid + z * se
-        settings = {"span": span, "degree": 2, "family": "gaussian", "surface": "direct"}
     elif method == "rcs":
         check_open_unit(risk, "the rcs calibration curve")
         lp = logit(risk)
-        knots = default_knots(lp, n_knots)
+        settings = {"n_knots": n_knots, "scale": "logit", "level": level}
+        if np.unique(lp[w > 0]).size < n_knots:
+            return CalibrationCurve.na(method, "too_few_distinct_predictions", settings)
+        try:
+            knots = default_knots(lp, n_knots, w)
+        except ValueError:
+            return CalibrationCurve.na(method, "too_few_distinct_predictions", settings)
 
         def design(v):
             return np.column_stack([np.ones_like(v), v, rcs_basis(v, knots)])
 
         fit = fit_glm(design(lp), y, weights=w)
+        if fit.diagnostics.reason is not None:
+            return CalibrationCurve.na(method, fit.diagnostics.reason, {**settings, "fit": fit.diagnostics.to_dict()})
         obs_patient = expit(design(lp) @ fit.coef)
         Xg = design(logit(np.clip(grid, 1e-12, 1 - 1e-12)))
         eta = Xg @ fit.coef
         se = np.sqrt(np.einsum("ij,jk,ik->i", Xg, fit.cov, Xg))
         observed, lower, upper = expit(eta), expit(eta - z * se), expit(eta + z * se)
-        settings = {"n_knots": n_knots, "knots_logit": knots.tolist(), "scale": "logit"}
+        settings["knots_logit"] = knots.tolist()
     else:
         raise ValueError(f"method={method!r} is not supported; use 'loess' or 'rcs'.")
-    errs = calibration_errors(risk, obs_patient, None if weights is None else w)
-    settings["level"] = level
+    errs = calibration_errors(risk, obs_patient, w)
     return CalibrationCurve(method, grid, observed, lower, upper, settings=settings, **errs)

@@ -12,6 +12,14 @@ Baseline cumulative hazard at covariates 0 (R ``basehaz(fit, centered = FALSE)``
 * ``"breslow"``: ``dH = d / S0``;
 
 where S0 sums ``exp(x'beta)`` over the risk set and D0 over the tied events.
+
+Uncertainty of a predicted cumulative hazard ``H(t | x) = H0(t) exp(x'beta)``
+(:meth:`CoxFit.log_cumhaz_se`) is Tsiatis' (1981) variance, as R ``survfit.coxph``:
+``var log H(t|x) = A(t) / H0(t)^2 + (x - xbar(t))' V (x - xbar(t))`` with
+``A(t) = sum dH_k^2`` and ``xbar(t) = sum dH_k xbar_k / H0(t)`` (the hazard-weighted mean
+covariate of the risk sets). It is centred by construction: the baseline hazard and beta
+are correlated, and the variance of ``x'beta`` alone (uncentred) overstates it many-fold
+for covariates far from 0.
 """
 
 from __future__ import annotations
@@ -21,7 +29,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from spinerisk.evaluation._km import step_value
-from spinerisk.evaluation._validate import as_1d
+from spinerisk.evaluation._validate import as_1d, check_times
+from spinerisk.evaluation.convergence import FitDiagnostics, cox_monotone, information_condition
 
 __all__ = ["CoxFit", "fit_cox"]
 
@@ -39,6 +48,8 @@ class CoxFit:
     cumhaz_efron: np.ndarray
     cumhaz_breslow: np.ndarray
     n_iter: int
+    diagnostics: FitDiagnostics
+    variance_terms: dict[str, tuple[np.ndarray, np.ndarray]]
 
     @property
     def se(self) -> np.ndarray:
@@ -59,6 +70,18 @@ class CoxFit:
     def baseline_survival(self, t, *, baseline: str = "efron") -> np.ndarray:
         """S0(t) = exp(-H0(t)) at covariates 0."""
         return np.exp(-self.cumulative_hazard(t, baseline=baseline))
+
+    def log_cumhaz_se(self, X, t, *, baseline: str = "efron") -> np.ndarray:
+        """Standard error of log H(t | x) for each row of X (Tsiatis; see module docstring)."""
+        X = np.atleast_2d(np.asarray(X, float))
+        H0 = self.cumulative_hazard(t, baseline=baseline)
+        A_k, Q_k = self.variance_terms[baseline]
+        k = np.searchsorted(self.event_times, t, side="right")
+        if k == 0:
+            return np.full(X.shape[0], np.nan)  # no hazard accrued yet: log H undefined
+        A, Q = A_k[k - 1], Q_k[k - 1]
+        d = X - Q / H0
+        return np.sqrt(A / H0**2 + np.einsum("ij,jk,ik->i", d, self.cov, d))
 
     def linear_predictor(self, X) -> np.ndarray:
         """x'beta (uncentred)."""
@@ -141,12 +164,13 @@ def fit_cox(X, time, event, *, ties: str = "efron", tol: float = 1e-12, max_iter
     CoxFit
         Both the Efron-type and the Breslow baseline cumulative hazards are stored
         (``cumulative_hazard(t, baseline=...)``); R ``basehaz(coxph(..., ties="efron"))``
-        corresponds to ``baseline="efron"``.
+        corresponds to ``baseline="efron"``. ``diagnostics`` is the convergence contract
+        (monotone likelihood, convergence, condition of the information matrix).
     """
     X = np.asarray(X, float)
     if X.ndim == 1:
         X = X[:, None]
-    time = as_1d(time, "time")
+    time = check_times(time)
     event = as_1d(event, "event")
     if ((event != 0) & (event != 1)).any():
         raise ValueError("event must be coded 0/1 (1 = event); recode it.")
@@ -159,7 +183,10 @@ def fit_cox(X, time, event, *, ties: str = "efron", tol: float = 1e-12, max_iter
     ll0, grad, hess, _ = _efron_terms(rs, beta, ties)
     ll = ll0
     it = 0
+    converged = False
     for it in range(1, max_iter + 1):
+        if information_condition(-hess) > 1e15:
+            break  # singular information (e.g. a constant covariate): report, do not divide
         step = np.linalg.solve(-hess, grad)
         for _ in range(30):
             ll_new, g_new, h_new, _ = _efron_terms(rs, beta + step, ties)
@@ -167,25 +194,53 @@ def fit_cox(X, time, event, *, ties: str = "efron", tol: float = 1e-12, max_iter
                 break
             step = step / 2
         beta = beta + step
-        converged = abs(ll_new - ll) < tol * (abs(ll_new) + 1)
+        small = abs(ll_new - ll) < tol * (abs(ll_new) + 1)
         ll, grad, hess = ll_new, g_new, h_new
-        if converged and np.max(np.abs(step)) < 1e-9:
+        if small and np.max(np.abs(step)) < 1e-9:
+            converged = True
             break
-    _, _, hess, (S0, D0, shift) = _efron_terms(rs, beta, ties)
-    scale = np.exp(-shift)  # undo the overflow guard: true sums = S0 * exp(shift)
-    S0t, D0t = S0 / scale, D0 / scale
-    g, f = rs.dead_group, rs.frac
-    dH_efron = np.bincount(g, weights=1.0 / (S0t[g] - f * D0t[g]), minlength=rs.utimes.size)
-    dH_breslow = rs.d / S0t
+    _, _, hess, _ = _efron_terms(rs, beta, ties)
+    condition = information_condition(-hess)
+    p = X.shape[1]
+    cov = np.linalg.inv(-hess) if np.isfinite(condition) else np.full((p, p), np.nan)
+    monotone = cox_monotone(X, time, event, beta) if (X.shape[1] == 1 or not converged or condition > 1e8) else False
+    diag = FitDiagnostics(converged, monotone, condition, it, "monotone_likelihood")
+    hazards = _baseline_increments(rs, beta, ties)
     has_event = rs.d > 0
     return CoxFit(
         coef=beta,
-        cov=np.linalg.inv(-hess),
+        cov=cov,
         loglik=ll,
         loglik_null=ll0,
         ties=ties,
         event_times=rs.utimes[has_event],
-        cumhaz_efron=np.cumsum(dH_efron[has_event]),
-        cumhaz_breslow=np.cumsum(dH_breslow[has_event]),
+        cumhaz_efron=np.cumsum(hazards["efron"][0][has_event]),
+        cumhaz_breslow=np.cumsum(hazards["breslow"][0][has_event]),
         n_iter=it,
+        diagnostics=diag,
+        variance_terms={k: (np.cumsum(a[has_event]), np.cumsum(q[has_event], axis=0))
+                        for k, (_, a, q) in hazards.items()},
     )
+
+
+def _baseline_increments(rs: _RiskSets, beta, ties):
+    """Per distinct time: hazard increment dH, sum of dH^2 and sum of dH * xbar (Tsiatis).
+
+    Efron: each of the d tied events adds ``1 / (S0 - l/d D0)`` with risk-set mean
+    ``(S1 - l/d D1) / (S0 - l/d D0)``; Breslow: ``d / S0`` with mean ``S1 / S0``. The
+    overflow guard's common factor exp(shift) cancels in every ratio and is undone in dH.
+    """
+    _, shift, S0, S1, _, D0, D1, _ = rs.sums(beta)
+    scale = np.exp(shift)
+    g, f = rs.dead_group, rs.frac
+    K = rs.utimes.size
+    out = {}
+    for name, frac in (("efron", f), ("breslow", np.zeros_like(f))):
+        den = (S0[g] - frac * D0[g]) * scale
+        xbar = (S1[g] - frac[:, None] * D1[g]) * scale / den[:, None]
+        dH = 1.0 / den
+        out[name] = (np.bincount(g, weights=dH, minlength=K),
+                     np.bincount(g, weights=dH**2, minlength=K),
+                     np.stack([np.bincount(g, weights=dH * xbar[:, j], minlength=K) for j in range(xbar.shape[1])],
+                              axis=1))
+    return out

@@ -19,7 +19,7 @@ from collections.abc import Callable, Mapping
 import numpy as np
 from sklearn.base import clone
 
-from spinerisk.evaluation.bootstrap import resample_indices
+from spinerisk.evaluation.bootstrap import replicate_rows
 from spinerisk.evaluation.results import OptimismResult
 
 __all__ = ["optimism_corrected"]
@@ -45,7 +45,7 @@ def _score_all(scorers: Mapping[str, Scorer], model, X, y) -> dict[str, float]:
 
 def optimism_corrected(
     estimator, X, y, scorers: Mapping[str, Scorer], *, n_boot: int = 200, seed: int | None = 0,
-    strata=None, progress: bool = False,
+    strata=None, groups=None, progress: bool = False,
 ) -> OptimismResult:
     """Harrell's bootstrap optimism-corrected performance (and .632) of a modelling pipeline.
 
@@ -55,8 +55,10 @@ def optimism_corrected(
     X, y : development data (y may hold several columns, e.g. time and event).
     scorers : name -> ``scorer(fitted, X, y)``.
     n_boot : number of bootstrap replicates (Harrell suggests 200 or more).
-    seed : seed for :func:`~spinerisk.evaluation.resample_indices`.
+    seed : seed for :func:`~spinerisk.evaluation.bootstrap.replicate_rows`.
     strata : optional labels to resample within (e.g. the binary outcome).
+    groups : optional cluster labels (patient id): whole patients are resampled, so a
+        patient's episodes are never split between the bootstrap sample and out-of-bag.
     progress : show a progress bar.
 
     Returns
@@ -67,7 +69,7 @@ def optimism_corrected(
         raise ValueError("scorers is empty; pass at least one name -> scorer(fitted, X, y).")
     n = len(X)
     apparent = _score_all(scorers, clone(estimator).fit(X, y), X, y)
-    idx = resample_indices(n, n_boot, seed=seed, strata=strata)
+    idx = replicate_rows(n, n_boot, seed=seed, strata=strata, groups=groups)
     names = list(scorers)
     opt = np.full((n_boot, len(names)), np.nan)
     oob = np.full((n_boot, len(names)), np.nan)
@@ -76,8 +78,7 @@ def optimism_corrected(
         from tqdm import tqdm
 
         reps = tqdm(reps, desc="optimism bootstrap", unit="refit")
-    for b in reps:  # one refit per replicate: the loop is over models, not patients
-        rows = idx[b]
+    for b, rows in zip(reps, idx):  # one refit per replicate: the loop is over models, not patients
         Xb, yb = _take(X, rows), _take(y, rows)
         try:
             model = clone(estimator).fit(Xb, yb)

@@ -103,9 +103,13 @@ def plot_calibration(curve: CalibrationCurve, path: str | Path | BinaryIO, *, ri
     """
     kind = _kind(path)
     level = curve.settings.get("level", 0.95)
+    if curve.reason is not None:  # an NA curve: draw the axes and say why there is no curve
+        from spinerisk.evaluation.results import na_reason_text
+
+        title = title or f"Calibration ({curve.method}): not estimable, {na_reason_text(curve.reason)}"
     title = title or f"Calibration ({curve.method}); ICI {curve.ici:.3f}, E90 {curve.e90:.3f}"
     hist = prediction_histogram(risk) if risk is not None else None
-    top = float(max(np.max(curve.upper), np.max(curve.predicted), 0.05))
+    top = float(max(np.max(curve.upper, initial=0.0), np.max(curve.predicted, initial=0.0), 0.05))
     lim = min(1.0, top * 1.05)
     if kind == "png":
         fig, axes = _new_axes(2, [4, 1]) if hist is not None else _new_axes()

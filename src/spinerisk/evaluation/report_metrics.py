@@ -9,13 +9,15 @@ calibration intercept and slope, discrimination slope, ICI/E50/E90/Emax from loe
 RCS curves, threshold metrics, decision curve.
 
 Time-to-event (risk = predicted probability of the event by ``horizon``): Harrell's and
-Uno's C, IPCW time-dependent AUC, IPCW Brier and IPA, O/E at the horizon, calibration
+Uno's C (truncated at tau = the horizon), IPCW time-dependent AUC, IPCW Brier and IPA, O/E at the horizon, calibration
 slope, ICI/E50/E90/Emax from the secondary Cox model, Kaplan-Meier decision curve. The
 calibration slope uses ``log(-log(1 - risk))`` as the linear predictor: for a
 proportional-hazards model this equals the model's linear predictor plus a constant, so
 the slope equals the slope on the linear predictor.
 
 With ``n_boot > 0`` the CIs of the headline metrics are bootstrap percentile intervals.
+A metric the data cannot support is NA with its reason (``na_reason``), never a number:
+e.g. a horizon beyond the last follow-up, separation, a constant prediction.
 """
 
 from __future__ import annotations
@@ -62,8 +64,8 @@ def _column(df: pd.DataFrame, name: str, role: str) -> np.ndarray:
     return df[name].to_numpy()
 
 
-def _errors(curve) -> dict[str, float]:
-    return {"ici": curve.ici, "e50": curve.e50, "e90": curve.e90, "emax": curve.emax}
+def _errors(curve) -> dict[str, float | str | None]:
+    return {"ici": curve.ici, "e50": curve.e50, "e90": curve.e90, "emax": curve.emax, "na_reason": curve.reason}
 
 
 def evaluate_predictions(
@@ -117,7 +119,7 @@ def _binary(y, p, thresholds, n_boot, seed, level) -> MetricReport:
     boot = None
     if n_boot > 0:
         res = bootstrap_binary(y, p, metrics=list(metrics), n_boot=n_boot, seed=seed, level=level)
-        metrics.update(res.metrics)
+        metrics.update({k: v for k, v in res.metrics.items() if not metrics[k].is_na})
         boot = {"n_boot": n_boot, "seed": seed, "n_failed": res.to_dict()["n_failed"]}
     y = np.asarray(y, float)
     return MetricReport(
@@ -133,7 +135,7 @@ def _survival_point(t, e, p, horizon, ci, level):
     brier = brier_survival(t, e, p, horizon)
     return {
         "harrell_c": harrell_c(t, e, p, ci=ci, level=level),
-        "uno_c": uno_c(t, e, p, ci=ci, level=level),
+        "uno_c": uno_c(t, e, p, tau=horizon, ci=ci, level=level),
         "td_auc": time_dependent_auc(t, e, p, horizon),
         "brier": brier["brier"],
         "ipa": brier["ipa"],
@@ -148,10 +150,10 @@ def _survival(t, e, p, horizon, thresholds, n_boot, seed, level) -> MetricReport
     boot = None
     if n_boot > 0:
         def stat(tt, ee, pp):
-            return {k: v.estimate for k, v in _survival_point(tt, ee, pp, horizon, False, level).items()}
+            return _survival_point(tt, ee, pp, horizon, False, level)
 
         res = bootstrap_apply(stat, t, e, p, n_boot=n_boot, seed=seed, level=level, progress=False)
-        metrics.update(res.metrics)
+        metrics.update({k: v for k, v in res.metrics.items() if not metrics[k].is_na})
         boot = {"n_boot": n_boot, "seed": seed, "n_failed": res.to_dict()["n_failed"]}
     return MetricReport(
         kind="survival", n=int(t.size), n_events=float(e[t <= horizon].sum()), horizon=horizon,

@@ -45,11 +45,40 @@ class _JSONResult:
         return json_ready({name: getattr(self, name) for name in self.__dataclass_fields__})
 
 
+#: Machine-readable reasons why a value is not available (NA), with the words reports show.
+NA_REASONS: dict[str, str] = {
+    "horizon_beyond_follow_up": "the horizon lies beyond the last follow-up time of this group",
+    "no_events_by_horizon": "no events were observed by the horizon",
+    "no_event_free_at_horizon": "nobody was followed event-free through the horizon",
+    "separation": "the outcome is perfectly separated by the prediction (no finite estimate)",
+    "monotone_likelihood": "monotone partial likelihood: every event has the highest score in its "
+                           "risk set (no finite estimate)",
+    "infinite_estimate": "the Poisson likelihood has no finite maximum (e.g. no events)",
+    "not_converged": "the model fit did not converge",
+    "ill_conditioned": "the information matrix is (nearly) singular",
+    "constant_prediction": "all predictions are equal, so this measure is not defined",
+    "degenerate_variance": "the variance estimate is zero (constant or perfectly ranked scores), "
+                           "so no interval can be given",
+    "zero_expected": "the expected number of events is zero",
+    "too_few_distinct_predictions": "too few distinct predicted risks to fit the smooth curve",
+}
+
+
+def na_reason_text(code: str | None) -> str:
+    """Plain words for an NA reason code (the code itself if it is unknown)."""
+    if code is None:
+        return ""
+    return NA_REASONS.get(code, code)
+
+
 @dataclass(frozen=True)
 class Estimate:
     """A point estimate with an optional confidence interval.
 
-    JSON fields: ``estimate``, ``ci_lower``, ``ci_upper``, ``ci_level``, ``ci_method``.
+    JSON fields: ``estimate``, ``ci_lower``, ``ci_upper``, ``ci_level``, ``ci_method``,
+    ``na_reason`` (a code from :data:`NA_REASONS` when the estimate or its interval is not
+    available, else null) and, only when there is something to state, ``details`` (settings the
+    value depends on, e.g. Uno's ``tau``, or the fit's convergence report).
     """
 
     estimate: float
@@ -57,17 +86,32 @@ class Estimate:
     upper: float = float("nan")
     level: float = 0.95
     method: str = "none"
+    reason: str | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def na(cls, reason: str, *, level: float = 0.95, **details: Any) -> Estimate:
+        """An undefined value: NaN estimate and interval with its machine-readable reason."""
+        if reason not in NA_REASONS:
+            raise ValueError(f"unknown NA reason {reason!r}; use one of {sorted(NA_REASONS)}")
+        return cls(float("nan"), level=level, reason=reason, details=details)
+
+    @property
+    def is_na(self) -> bool:
+        return self.reason is not None and not math.isfinite(self.estimate)
 
     def to_dict(self) -> dict[str, Any]:
-        return json_ready(
-            {
-                "estimate": self.estimate,
-                "ci_lower": self.lower,
-                "ci_upper": self.upper,
-                "ci_level": self.level,
-                "ci_method": self.method,
-            }
-        )
+        out = {
+            "estimate": self.estimate,
+            "ci_lower": self.lower,
+            "ci_upper": self.upper,
+            "ci_level": self.level,
+            "ci_method": self.method,
+            "na_reason": self.reason,
+        }
+        if self.details:  # only where a value depends on a setting or a fit report
+            out["details"] = self.details
+        return json_ready(out)
 
 
 @dataclass(frozen=True)
@@ -96,8 +140,9 @@ class CalibrationCurve:
     ``predicted``/``observed``/``lower``/``upper`` describe the curve on an evaluation
     grid (sorted predicted risks); ``ici``, ``e50``, ``e90``, ``emax`` summarise
     ``|observed_i - predicted_i|`` over the patients (Austin & Steyerberg 2019).
-    JSON fields: ``method``, ``settings``, ``ici``, ``e50``, ``e90``, ``emax``,
-    ``curve`` (``predicted``, ``observed``, ``lower``, ``upper`` lists).
+    JSON fields: ``method``, ``na_reason``, ``settings``, ``ici``, ``e50``, ``e90``, ``emax``,
+    ``curve`` (``predicted``, ``observed``, ``lower``, ``upper`` lists). A curve that cannot
+    be estimated has empty lists, null summaries and ``na_reason`` set.
     """
 
     method: str
@@ -110,11 +155,22 @@ class CalibrationCurve:
     e90: float
     emax: float
     settings: dict[str, Any] = field(default_factory=dict)
+    reason: str | None = None
+
+    @classmethod
+    def na(cls, method: str, reason: str, settings: dict[str, Any] | None = None) -> CalibrationCurve:
+        """A curve that cannot be estimated: empty arrays, NaN summaries and the reason code."""
+        if reason not in NA_REASONS:
+            raise ValueError(f"unknown NA reason {reason!r}; use one of {sorted(NA_REASONS)}")
+        empty = np.empty(0)
+        nan = float("nan")
+        return cls(method, empty, empty, empty, empty, nan, nan, nan, nan, dict(settings or {}), reason)
 
     def to_dict(self) -> dict[str, Any]:
         return json_ready(
             {
                 "method": self.method,
+                "na_reason": self.reason,
                 "settings": self.settings,
                 "ici": self.ici,
                 "e50": self.e50,
@@ -132,7 +188,8 @@ class CalibrationCurve:
 
 @dataclass(frozen=True)
 class ThresholdMetrics(_JSONResult):
-    """Classification metrics at risk thresholds (test-positive means risk > threshold).
+    """Classification metrics at risk thresholds (test-positive: R dcurves' rule, risk >= threshold
+    with a risk of exactly 0 never positive; see :func:`spinerisk.evaluation.binary.positives`).
 
     JSON fields (lists, one entry per threshold): ``threshold``, ``sensitivity``,
     ``specificity``, ``ppv``, ``npv``, ``test_pos_rate``. A value is null when its
@@ -154,7 +211,9 @@ class DecisionCurve:
     One row per (strategy, threshold): ``variable`` ("all", "none" or the model
     label), ``n``, ``threshold``, ``pos_rate``, ``test_pos_rate``, ``tp_rate``,
     ``fp_rate``, ``harm``, ``net_benefit``, ``net_intervention_avoided``
-    (per patient; multiply by 100 for "per 100 patients"). For time-to-event
+    (per patient; multiply by 100 for "per 100 patients"), ``na_reason`` (null, or the
+    code from :data:`NA_REASONS` when the row's rates are undefined, e.g. the test
+    positives are not followed to the horizon). For time-to-event
     data ``pos_rate`` is the Kaplan-Meier risk at the horizon. ``to_dict()``
     returns ``{"horizon": ..., "rows": [...]}``.
     """
@@ -169,11 +228,12 @@ class DecisionCurve:
     harm: np.ndarray
     net_benefit: np.ndarray
     net_intervention_avoided: np.ndarray
+    na_reason: np.ndarray
     horizon: float | None = None
 
     _COLUMNS = (
         "variable", "n", "threshold", "pos_rate", "test_pos_rate", "tp_rate",
-        "fp_rate", "harm", "net_benefit", "net_intervention_avoided",
+        "fp_rate", "harm", "net_benefit", "net_intervention_avoided", "na_reason",
     )
 
     def to_frame(self):

@@ -2,9 +2,9 @@
 
 Development (Riley et al., Stat Med 2019 Parts I-II; BMJ 2020;368:m441), reproducing the
 sample sizes asserted in R ``pmsampsize``'s test suites (tests/golden/pmsampsize): for the
-binary criterion 2 the maximum R2 and the shrinkage are used unrounded (pmsampsize 1.1.3);
-for time-to-event data they are rounded to 2 and 3 decimals, as pmsampsize's survival code
-and its test_surv.R expectations do:
+criterion 2 the maximum R2 and the shrinkage are used unrounded, for binary and time-to-event
+outcomes alike, as pmsampsize 1.1.3 does (version 1.0.2 rounded them for survival data, which
+over-sized some studies and under-sized others):
 
 * binary: (1) expected shrinkage >= 0.9, (2) optimism in Nagelkerke R2 <= 0.05,
   (3) overall risk estimated within +-0.05;
@@ -157,10 +157,10 @@ def sample_size_survival(*, cs_r2: float, parameters: int, rate: float, horizon:
     events_ref = math.ceil(rate * mean_followup * n_ref)
     n1 = _n_for_shrinkage(parameters, cs_r2, shrinkage)
     ln_null = events_ref * math.log(events_ref / n_ref) - events_ref
-    max_r2 = round(1 - math.exp(2 * ln_null / n_ref), 2)
+    max_r2 = 1 - math.exp(2 * ln_null / n_ref)
     if max_r2 < cs_r2:
         raise ValueError(f"cs_r2={cs_r2} exceeds the maximum possible Cox-Snell R2 ({max_r2}).")
-    s2 = round(cs_r2 / (cs_r2 + 0.05 * max_r2), 3)
+    s2 = cs_r2 / (cs_r2 + 0.05 * max_r2)
     n2 = _n_for_shrinkage(parameters, cs_r2, s2)
     n3 = max(n1, n2)
     person_time = round(mean_followup * n3, 1)
@@ -169,7 +169,7 @@ def sample_size_survival(*, cs_r2: float, parameters: int, rate: float, horizon:
     per = rate * mean_followup
     crit = [
         Criterion("shrinkage", f"expected shrinkage is at least {shrinkage}.", n1, n1 * per, {"shrinkage": shrinkage}),
-        Criterion("optimism_r2", f"apparent and adjusted Nagelkerke R2 differ by at most 0.05 (shrinkage {s2}).",
+        Criterion("optimism_r2", f"apparent and adjusted Nagelkerke R2 differ by at most 0.05 (shrinkage {s2:.3f}).",
                   n2, n2 * per, {"shrinkage": s2, "max_cs_r2": max_r2}),
         Criterion("overall_risk", f"the risk by time {horizon} ({cuminc:.3f}) is estimated with margin of error "
                   f"{upper - cuminc:.3f} at this size (reported, not a separate requirement).", n3, n3 * per,

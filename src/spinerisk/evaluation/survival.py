@@ -10,7 +10,9 @@ linear predictor); ``risk`` is the predicted probability of the event by the hor
   counts as later); ties in score count 1/2; tied event times are not compared. The
   standard error is the infinitesimal-jackknife one of ``survival::concordance``.
 * Uno's C: the same with each pair weighted by ``1 / G(t_i-)^2`` (``timewt = "n/G2"``),
-  G the Kaplan-Meier of the censoring distribution.
+  G the Kaplan-Meier of the censoring distribution, truncated at ``tau`` (Uno et al. 2011):
+  only pairs whose earlier time is an event at or before ``tau`` count (``ymax = tau``).
+  Without truncation a single late event carries a huge weight where G is small.
 * Time-dependent AUC at t (cumulative/dynamic, IPCW, ``timeROC(weighting = "marginal")``):
   cases have an event by t (weight ``1/G(T_i-)``), controls are still event-free after t
   (weight ``1/G(t)``). Patients censored exactly at t count as controls with weight
@@ -22,6 +24,10 @@ linear predictor); ``risk`` is the predicted probability of the event by the hor
 * O/E at t: (1 - KM(t)) / mean(risk); CI ``O/E * exp(+-z / sqrt(events))``.
 * Calibration slope: coefficient of the linear predictor in a Cox model on the
   validation data (Efron ties).
+* Edge rules (docs/metrics.md): a metric at a horizon beyond the last follow-up time of the
+  data is NA (``horizon_beyond_follow_up``), as are metrics without events by the horizon or
+  without anyone followed event-free through it; fits without a finite maximum (monotone
+  likelihood) or that do not converge give NA with the reason of the convergence contract.
 * Crowson's Poisson calibration: ``glm(event ~ offset(log(expected)), poisson)`` and
   ``glm(event ~ lp + offset(log(expected) - lp), poisson)``, expected = cumulative hazard
   of each patient at their own follow-up time.
@@ -34,8 +40,8 @@ import numpy as np
 from spinerisk.evaluation._glm import fit_glm
 from spinerisk.evaluation._km import censoring_survival, km_at, step_value
 from spinerisk.evaluation._splines import default_knots, rcs_basis
-from spinerisk.evaluation._validate import as_1d
-from spinerisk.evaluation.binary import _z
+from spinerisk.evaluation._validate import as_1d, beyond_follow_up, check_horizon, check_times
+from spinerisk.evaluation.binary import _wald, _z
 from spinerisk.evaluation.calibration import calibration_errors
 from spinerisk.evaluation.cox import fit_cox
 from spinerisk.evaluation.results import CalibrationCurve, Estimate
@@ -56,25 +62,32 @@ __all__ = [
 def check_survival(time, event, values, name: str = "risk", *, probability: bool = False):
     """Validate time/event/prediction arrays; return float arrays.
 
-    Raises ValueError for unequal lengths, non 0/1 events, non-positive times, no events
+    Raises ValueError for unequal lengths, non 0/1 events, negative times, no events
     or (if ``probability``) risks outside [0, 1].
     """
-    time = as_1d(time, "time")
+    time = check_times(time)
     event = as_1d(event, "event")
     values = as_1d(values, name)
     if not (time.size == event.size == values.size):
         raise ValueError(f"time, event and {name} must have equal length; got {time.size}, {event.size}, {values.size}.")
     if ((event != 0) & (event != 1)).any():
         raise ValueError("event must be coded 0/1 (1 = event, 0 = censored); recode it.")
-    if (time < 0).any():
-        raise ValueError(f"time must be >= 0; found minimum {time.min()!r}. Check the time origin.")
     if event.sum() == 0:
         raise ValueError("event has no events (all censored): survival discrimination and calibration need events.")
-    if event.sum() == event.size:
-        pass  # all events is fine for survival data (no censoring)
     if probability and ((values < 0) | (values > 1)).any():
         raise ValueError(f"{name} must be a probability in [0, 1] at the horizon; pass predicted risks.")
     return time, event, values
+
+
+def horizon_reason(time, event, horizon: float) -> str | None:
+    """Why metrics at the horizon are undefined for these data, or None when they are defined."""
+    if beyond_follow_up(time, horizon):
+        return "horizon_beyond_follow_up"
+    if not ((time <= horizon) & (event == 1)).any():
+        return "no_events_by_horizon"
+    if not ((time > horizon) | ((time == horizon) & (event == 0))).any():
+        return "no_event_free_at_horizon"
+    return None
 
 
 def _horizon_classes(time, event, horizon):
@@ -82,12 +95,6 @@ def _horizon_classes(time, event, horizon):
     (observed time > horizon, or censored exactly at it, e.g. administrative censoring)."""
     case = (time <= horizon) & (event == 1)
     control = (time > horizon) | ((time == horizon) & (event == 0))
-    if not case.any() or not control.any():
-        raise ValueError(
-            f"horizon={horizon}: need at least one event by the horizon and one patient followed "
-            f"event-free through it; found {int(case.sum())} events and {int(control.sum())} such patients. "
-            "Choose a horizon inside the follow-up."
-        )
     return case, control
 
 
@@ -171,6 +178,8 @@ def _concordance(time, event, score, pair_weight_of_event, level, ci=True):
     den_i[events] += comp1
     infl = (num_i - c * den_i) / comp1.sum()
     se = float(np.sqrt(np.sum(infl**2)))
+    if se == 0:  # constant score or perfect ranking: a zero variance is no certainty
+        return Estimate(float(c), level=level, method="infinitesimal jackknife", reason="degenerate_variance")
     z = _z(level)
     return Estimate(float(c), float(c - z * se), float(c + z * se), level, "infinitesimal jackknife")
 
@@ -184,15 +193,41 @@ def harrell_c(time, event, score, *, level: float = 0.95, ci: bool = True) -> Es
     return _concordance(time, event, score, np.ones_like(time), level, ci)
 
 
-def uno_c(time, event, score, *, level: float = 0.95, ci: bool = True) -> Estimate:
-    """Uno's C: pairs weighted by 1/G(t-)^2 (``survival::concordance(timewt = "n/G2")``).
+def uno_c(time, event, score, *, tau: float | None = None, level: float = 0.95, ci: bool = True) -> Estimate:
+    """Uno's C truncated at ``tau``: pairs weighted by 1/G(t-)^2 (``timewt = "n/G2"``).
 
-    The standard error treats the censoring weights as fixed (as survival::concordance).
+    Parameters
+    ----------
+    time, event, score : follow-up, 0/1 event and risk score (higher = earlier event).
+    tau : truncation time; pass the prediction horizon (callers in spinerisk do). Only pairs
+        whose earlier time is an event at or before ``tau`` count. None uses the whole
+        follow-up (tau = the last event time), which lets late events with tiny G dominate.
+    level, ci : as :func:`harrell_c`.
+
+    Returns
+    -------
+    Estimate
+        ``details["tau"]`` states the truncation time used. NA
+        (``horizon_beyond_follow_up``) when tau exceeds the last follow-up time, and
+        (``no_events_by_horizon``) when no event falls at or before tau.
+        The standard error treats the censoring weights as fixed (as survival::concordance).
     """
     time, event, score = check_survival(time, event, score, "score")
+    if tau is None:
+        tau_used = float(time[event == 1].max())
+    else:
+        tau_used = check_horizon(tau)
+        if beyond_follow_up(time, tau_used):
+            return Estimate.na("horizon_beyond_follow_up", level=level, tau=tau_used)
+        if not ((time <= tau_used) & (event == 1)).any():
+            return Estimate.na("no_events_by_horizon", level=level, tau=tau_used)
     gt, gs = censoring_survival(time, event)
     G = step_value(gt, gs, time, left=True)
-    return _concordance(time, event, score, 1.0 / G**2, level, ci)
+    with np.errstate(divide="ignore"):
+        weight = np.where((event == 1) & (time <= tau_used), 1.0 / G**2, 0.0)
+    est = _concordance(time, event, score, weight, level, ci)
+    return Estimate(est.estimate, est.lower, est.upper, est.level, est.method, est.reason,
+                    {"tau": tau_used, "truncated": tau is not None})
 
 
 # --------------------------------------------------------------- td AUC / Brier
@@ -213,10 +248,15 @@ def _ipcw(time, event, horizon):
 def time_dependent_auc(time, event, score, horizon: float) -> Estimate:
     """Cumulative/dynamic time-dependent AUC at ``horizon`` with marginal (KM) IPCW.
 
-    Ties in score between a case and a control count 1/2. For a confidence interval use
-    the bootstrap (:func:`spinerisk.evaluation.bootstrap_survival_metrics`).
+    Ties in score between a case and a control count 1/2. NA (with its reason) when the
+    horizon is beyond follow-up, or there are no cases or no controls at the horizon. For a
+    confidence interval use the bootstrap (:func:`spinerisk.evaluation.bootstrap_apply`).
     """
     time, event, score = check_survival(time, event, score, "score")
+    horizon = check_horizon(horizon)
+    reason = horizon_reason(time, event, horizon)
+    if reason is not None:
+        return Estimate.na(reason, horizon=horizon)
     case, control, w = _ipcw(time, event, horizon)
     sc, wc = score[case], w[case]
     s0, w0 = score[control], w[control]
@@ -234,9 +274,15 @@ def brier_survival(time, event, risk, horizon: float) -> dict[str, Estimate]:
 
     Returns
     -------
-    dict with ``brier``, ``brier_null`` and ``ipa`` Estimates.
+    dict with ``brier``, ``brier_null`` and ``ipa`` Estimates (all NA with the reason when
+    the horizon is beyond follow-up or nobody has an event / is event-free at it).
     """
     time, event, risk = check_survival(time, event, risk, "risk", probability=True)
+    horizon = check_horizon(horizon)
+    reason = horizon_reason(time, event, horizon)
+    if reason is not None:
+        na = Estimate.na(reason, horizon=horizon)
+        return {"brier": na, "brier_null": na, "ipa": na}
     case, control, w = _ipcw(time, event, horizon)
     n = time.size
 
@@ -251,14 +297,21 @@ def brier_survival(time, event, risk, horizon: float) -> dict[str, Estimate]:
 
 # ------------------------------------------------------------------ calibration
 def oe_survival(time, event, risk, horizon: float, *, level: float = 0.95) -> Estimate:
-    """Observed (1 - KM at horizon) over expected (mean predicted risk) events."""
+    """Observed (1 - KM at horizon) over expected (mean predicted risk) events.
+
+    NA when the horizon is beyond the last follow-up (``horizon_beyond_follow_up``), when no
+    event falls by the horizon (``no_events_by_horizon``) or when every predicted risk is 0
+    (``zero_expected``).
+    """
     time, event, risk = check_survival(time, event, risk, "risk", probability=True)
+    horizon = check_horizon(horizon)
+    if beyond_follow_up(time, horizon):
+        return Estimate.na("horizon_beyond_follow_up", level=level, horizon=horizon)
     n_events = float(event[time <= horizon].sum())
     if n_events == 0:
-        raise ValueError(
-            f"horizon={horizon}: no events by the horizon, so O/E is undefined. "
-            "Choose a horizon inside the follow-up."
-        )
+        return Estimate.na("no_events_by_horizon", level=level, horizon=horizon)
+    if risk.sum() == 0:
+        return Estimate.na("zero_expected", level=level, horizon=horizon)
     observed = 1.0 - km_at(time, event, horizon)
     oe = observed / risk.mean()
     half = _z(level) / np.sqrt(n_events)
@@ -266,12 +319,16 @@ def oe_survival(time, event, risk, horizon: float, *, level: float = 0.95) -> Es
 
 
 def calibration_slope_survival(time, event, lp, *, level: float = 0.95) -> Estimate:
-    """Slope of the linear predictor in a Cox model on the validation data (Efron ties)."""
+    """Slope of the linear predictor in a Cox model on the validation data (Efron ties).
+
+    NA with ``constant_prediction`` when the linear predictor is constant, and with the
+    convergence contract's reason (``monotone_likelihood``, ``not_converged``,
+    ``ill_conditioned``) when the Cox fit has no finite, well-determined maximum.
+    """
     time, event, lp = check_survival(time, event, lp, "lp")
-    fit = fit_cox(lp[:, None], time, event)
-    z = _z(level)
-    b, se = float(fit.coef[0]), float(fit.se[0])
-    return Estimate(b, b - z * se, b + z * se, level, "wald")
+    if np.ptp(lp) == 0:
+        return Estimate.na("constant_prediction", level=level)
+    return _wald(fit_cox(lp[:, None], time, event), 0, _z(level), level)
 
 
 def calibration_poisson(event, expected, lp, *, level: float = 0.95) -> dict[str, Estimate]:
@@ -292,26 +349,32 @@ def calibration_poisson(event, expected, lp, *, level: float = 0.95) -> dict[str
     event = as_1d(event, "event")
     expected = as_1d(expected, "expected")
     lp = as_1d(lp, "lp")
-    if (expected < 0).any() or (event[expected == 0] == 1).any():
+    if not (event.size == expected.size == lp.size):
+        raise ValueError(f"event, expected and lp must have equal length; got {event.size}, {expected.size}, {lp.size}.")
+    if (expected < 0).any():
         raise ValueError(
-            "expected must be >= 0, and > 0 for every patient with an event "
-            "(cumulative hazard at the patient's follow-up time)."
+            f"expected must be >= 0 (the cumulative hazard at each patient's follow-up time); found minimum "
+            f"{expected.min()!r}."
         )
-    # Patients censored before the first event time have expected 0 (offset -inf in R's
-    # glm): their Poisson log-likelihood contribution is exactly 0, so they are left out.
+    # Patients whose expected count is 0 (followed only before the model's first baseline event
+    # time) have offset log(0) = -inf; R's glm leaves them out, and so does this function. Their
+    # number is stated in the result (details), nothing is dropped silently.
     keep = expected > 0
+    details = {"n_zero_expected": int((~keep).sum()), "n_zero_expected_events": int(event[~keep].sum())}
     event, expected, lp = event[keep], expected[keep], lp[keep]
     z = _z(level)
     off = np.log(expected)
     ones = np.ones_like(lp)
-    citl = fit_glm(ones[:, None], event, family="poisson", offset=off)
-    slope = fit_glm(np.column_stack([ones, lp]), event, family="poisson", offset=off - lp)
-    a, sa = citl.coef[0], citl.se[0]
-    b, sb = slope.coef[1], slope.se[1]
-    return {
-        "citl_ratio": Estimate(float(np.exp(a)), float(np.exp(a - z * sa)), float(np.exp(a + z * sa)), level, "wald"),
-        "slope": Estimate(float(b), float(b - z * sb), float(b + z * sb), level, "wald"),
-    }
+    citl = _wald(fit_glm(ones[:, None], event, family="poisson", offset=off), 0, z, level)
+    if np.ptp(lp) == 0:
+        slope = Estimate.na("constant_prediction", level=level)
+    else:
+        slope = _wald(fit_glm(np.column_stack([ones, lp]), event, family="poisson", offset=off - lp), 1, z, level)
+    ratio = Estimate(float(np.exp(citl.estimate)), float(np.exp(citl.lower)), float(np.exp(citl.upper)),
+                     level, citl.method, citl.reason, {**citl.details, **details})
+    return {"citl_ratio": ratio,
+            "slope": Estimate(slope.estimate, slope.lower, slope.upper, level, slope.method, slope.reason,
+                              {**slope.details, **details})}
 
 
 def calibration_curve_survival(
@@ -323,37 +386,56 @@ def calibration_curve_survival(
     Fits ``coxph(Surv(time, event) ~ rcs(cloglog(risk), n_knots))`` (Efron ties; Harrell
     knots at default quantiles) and takes the observed risk of each patient as
     ``1 - S0(horizon)^exp(eta_i)`` with the chosen baseline estimator. ICI/E50/E90/Emax
-    summarise ``|observed - risk|``. The band reflects coefficient uncertainty only
-    (baseline-hazard uncertainty is ignored), so it is slightly too narrow.
+    summarise ``|observed - risk|``. The pointwise band is ``1 - exp(-exp(log H +- z se))``
+    with ``se`` of ``log H(horizon | x)`` from Tsiatis' variance (R ``survfit.coxph``),
+    which includes the baseline hazard's uncertainty and its correlation with the spline
+    coefficients (:meth:`CoxFit.log_cumhaz_se`).
+
+    Returns an NA curve (``CalibrationCurve.reason``) when the horizon is beyond follow-up or
+    has no events by it, when the risks take too few distinct values for the knots, or when
+    the Cox fit has no finite maximum or does not converge.
     """
     time, event, risk = check_survival(time, event, risk, "risk", probability=True)
+    horizon = check_horizon(horizon)
+    settings = {"n_knots": n_knots, "horizon": horizon, "baseline": baseline, "level": level}
+    reason = horizon_reason(time, event, horizon)
+    if reason in ("horizon_beyond_follow_up", "no_events_by_horizon"):
+        return CalibrationCurve.na("cox-rcs", reason, settings)
     if ((risk <= 0) | (risk >= 1)).any():
         raise ValueError("risk must lie strictly between 0 and 1 for the cloglog transform.")
     cll = np.log(-np.log(1.0 - risk))
-    knots = default_knots(cll, n_knots)
+    if np.unique(cll).size < n_knots:
+        return CalibrationCurve.na("cox-rcs", "too_few_distinct_predictions", settings)
+    try:
+        knots = default_knots(cll, n_knots)
+    except ValueError:
+        return CalibrationCurve.na("cox-rcs", "too_few_distinct_predictions", settings)
 
     def design(v):
         return np.column_stack([v, rcs_basis(v, knots)])
 
     fit = fit_cox(design(cll), time, event)
-    s0 = float(fit.baseline_survival(horizon, baseline=baseline))
-    observed = 1.0 - s0 ** np.exp(design(cll) @ fit.coef)
+    if fit.diagnostics.reason is not None:
+        return CalibrationCurve.na("cox-rcs", fit.diagnostics.reason, {**settings, "fit": fit.diagnostics.to_dict()})
+    H0 = float(fit.cumulative_hazard(horizon, baseline=baseline))
+    observed = 1.0 - np.exp(-H0 * np.exp(design(cll) @ fit.coef))
     grid = np.quantile(risk, np.linspace(0, 1, n_points))
     Xg = design(np.log(-np.log(1.0 - grid)))
-    eta = Xg @ fit.coef
-    se = np.sqrt(np.einsum("ij,jk,ik->i", Xg, fit.cov, Xg))
+    log_h = np.log(H0) + Xg @ fit.coef
+    se = fit.log_cumhaz_se(Xg, horizon, baseline=baseline)
     z = _z(level)
 
     def risk_at(e):
-        return 1.0 - s0 ** np.exp(e)
+        return 1.0 - np.exp(-np.exp(e))
 
+    settings["knots_cloglog"] = knots.tolist()
+    settings["band"] = "tsiatis"
     return CalibrationCurve(
         method="cox-rcs",
         predicted=grid,
-        observed=risk_at(eta),
-        lower=risk_at(eta - z * se),
-        upper=risk_at(eta + z * se),
-        settings={"n_knots": n_knots, "knots_cloglog": knots.tolist(), "horizon": horizon,
-                  "baseline": baseline, "level": level},
+        observed=risk_at(log_h),
+        lower=risk_at(log_h - z * se),
+        upper=risk_at(log_h + z * se),
+        settings=settings,
         **calibration_errors(risk, observed),
     )

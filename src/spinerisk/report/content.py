@@ -44,9 +44,15 @@ def num(value: Any, digits: int = 3) -> str:
 
 
 def est(e: dict[str, Any], digits: int = 3) -> str:
-    """``estimate (lower to upper)``; the estimate alone when there is no interval."""
+    """``estimate (lower to upper)``; the estimate alone when there is no interval; NA with
+    its reason (spinerisk.evaluation.NA_REASONS) when the data cannot support a value."""
+    from spinerisk.evaluation.results import na_reason_text
+
+    if e.get("estimate") is None and e.get("na_reason"):
+        return f"NA ({na_reason_text(e['na_reason'])})"
     if e.get("ci_lower") is None:
-        return num(e["estimate"], digits)
+        why = f" (no interval: {na_reason_text(e['na_reason'])})" if e.get("na_reason") else ""
+        return num(e["estimate"], digits) + why
     return f"{num(e['estimate'], digits)} ({num(e['ci_lower'], digits)} to {num(e['ci_upper'], digits)})"
 
 

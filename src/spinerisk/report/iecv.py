@@ -28,6 +28,8 @@ def site_rows(reports: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
 def _e(d: dict[str, Any] | None, digits: int = 2) -> str:
     if d is None:
         return "-"
+    if d.get("estimate") is None:  # NA: the reason code, never a number
+        return f"NA ({d.get('na_reason') or 'not estimable'})"
     if d.get("ci_lower") is None:
         return f"{d['estimate']:.{digits}f}"
     return f"{d['estimate']:.{digits}f} ({d['ci_lower']:.{digits}f} to {d['ci_upper']:.{digits}f})"
@@ -63,6 +65,8 @@ def forest_plot(reports: dict[str, dict[str, Any]], pooled: list[dict[str, Any]]
         ax = fig.add_subplot(1, 2, i + 1)
         for j, r in enumerate(rows):
             e = r[key]
+            if e["estimate"] is None or e["ci_lower"] is None:  # NA at this site: no marker, its row says why
+                continue
             ax.errorbar(e["estimate"], j, xerr=[[e["estimate"] - e["ci_lower"]],
                                                 [e["ci_upper"] - e["estimate"]]],
                         fmt="s", color="black", capsize=2)

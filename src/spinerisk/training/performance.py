@@ -75,10 +75,10 @@ def _survival(task, data, risk, n_boot, seed, curves) -> Performance:
 
     def statistic(t, e, r):
         brier = evaluation.brier_survival(t, e, r, h)
-        return {"td_auc": evaluation.time_dependent_auc(t, e, r, h).estimate,
-                "uno_c": evaluation.uno_c(t, e, r, ci=False).estimate,
-                "brier": brier["brier"].estimate, "ipa": brier["ipa"].estimate,
-                "oe_ratio": evaluation.oe_survival(t, e, r, h).estimate}
+        return {"td_auc": evaluation.time_dependent_auc(t, e, r, h),
+                "uno_c": evaluation.uno_c(t, e, r, tau=h, ci=False),
+                "brier": brier["brier"], "ipa": brier["ipa"],
+                "oe_ratio": evaluation.oe_survival(t, e, r, h)}
 
     boot = evaluation.bootstrap_apply(statistic, time, event, risk, n_boot=max(n_boot, 2),
                                       seed=seed)
@@ -110,7 +110,7 @@ def save_plots(perf: Performance, risk: np.ndarray, folder: Path, label: str) ->
 
 
 def metrics_table(perf: Performance) -> pd.DataFrame:
-    """One row per metric: estimate and CI."""
+    """One row per metric: estimate and CI, and why a value is NA (``na_reason``)."""
     return pd.DataFrame([{"metric": k, "estimate": v.estimate, "ci_lower": v.lower,
-                          "ci_upper": v.upper, "ci_method": v.method}
+                          "ci_upper": v.upper, "ci_method": v.method, "na_reason": v.reason}
                          for k, v in perf.metrics.items()])

@@ -87,7 +87,7 @@ def survival_metrics(out: Outcomes, risk: np.ndarray) -> dict[str, Estimate]:
     lp = risk_to_lp(risk, True)
     brier = ev.brier_survival(out.time, out.y, risk, out.horizon)
     return {"harrell_c": ev.harrell_c(out.time, out.y, lp),
-            "uno_c": ev.uno_c(out.time, out.y, lp),
+            "uno_c": ev.uno_c(out.time, out.y, lp, tau=out.horizon),
             "td_auc": ev.time_dependent_auc(out.time, out.y, lp, out.horizon),
             "oe_ratio": ev.oe_survival(out.time, out.y, risk, out.horizon),
             "calibration_slope": ev.calibration_slope_survival(out.time, out.y, lp),
@@ -132,8 +132,8 @@ def _survival_bootstrap(out: Outcomes, risk: np.ndarray, n_boot: int, seed: int)
 
     def statistic(time, event, r):
         brier = ev.brier_survival(time, event, r, horizon)
-        return {"td_auc": ev.time_dependent_auc(time, event, r, horizon).estimate,
-                "brier": brier["brier"].estimate, "ipa": brier["ipa"].estimate}
+        return {"td_auc": ev.time_dependent_auc(time, event, r, horizon),
+                "brier": brier["brier"], "ipa": brier["ipa"]}
 
     boot = ev.bootstrap_apply(statistic, out.time, out.y, risk, n_boot=n_boot, seed=seed)
     return {k: boot[k] for k in ("td_auc", "brier", "ipa")}
