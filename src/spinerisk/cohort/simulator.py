@@ -29,8 +29,8 @@ The DGP follows CLINICAL_SPEC section 4. In words:
 6. The findings the pathway rules need beyond the prediction models (conservative care,
    red-flag imaging and laboratory findings, fracture activity, block-type-specific
    counts; :data:`REVIEW_FINDING_RATES`) are drawn from their own random stream, after the
-   procedure and before the outcomes, so adding them left every other simulated value as
-   it was; they reach the outcomes only through the pathway's concordance.
+   procedure and before the outcomes, so adding them left every other simulated finding
+   as it was; they reach the outcomes only through the pathway's concordance.
 
 The true linear predictor and risk of each episode are returned in ``truth``, never in
 the feature table.

@@ -168,6 +168,22 @@ class RuleBook:
         } for r in self.rules])
 
 
+def section_anchor(section: str) -> str:
+    """The anchor of a review section in :data:`FRAMEWORK_DOC` (``2.1`` -> ``review-2-1``)."""
+    return "review-" + section.lower().replace(".", "-")
+
+
+def rule_index_markdown(book: RuleBook) -> str:
+    """Every rule with its kind, output and links to the review sections it encodes, as the
+    Markdown table that closes :data:`FRAMEWORK_DOC` (a test keeps the two identical)."""
+    lines = ["| rule | kind | output | review sections |", "|---|---|---|---|"]
+    for r in book.rules:
+        links = ", ".join(f"[{s}](#{section_anchor(s)})" for s in r.sections)
+        text = r.text.replace("|", "/")
+        lines.append(f"| `{r.id}` | {r.kind.replace('_', ' ')} | {text} | {links} |")
+    return "\n".join(lines) + "\n"
+
+
 def load_rules(path: str | Path | None = None) -> RuleBook:
     """Read and check a rule file (default: the packaged ``rules.yaml``).
 
