@@ -35,9 +35,10 @@ def test_example_patient_summary() -> None:
     assert "Decision support for research use" in result.output
     assert ("transforaminal epidural steroid injection (tf_esi): concordant [IV-TF-ESI]"
             in result.output)
-    assert "+ supported radicular [PH-RADICULAR; review 2.1, 4]" in result.output
+    assert "+ supported radicular pain [PH-RADICULAR; review 2.1, 4]" in result.output
+    assert "- not supported LF-driven lumbar stenosis [PH-LF-STENOSIS" in result.output
     # clinical names in the text, the review named with where its sections are explained
-    assert "(first-line, for radicular)" in result.output
+    assert "(first-line, for radicular pain)" in result.output
     assert "tf_esi (" not in result.output
     assert "Diagnostics. 2026;16(2):240" in result.output
     assert "docs/clinical-framework.md" in result.output

@@ -10,7 +10,7 @@ from typing import Any
 
 from spinerisk.phenotype.engine import PathwayResult
 from spinerisk.phenotype.rules import FRAMEWORK_DOC, REVIEW_CITATION
-from spinerisk.vocabulary import procedure_name
+from spinerisk.vocabulary import phenotype_name, procedure_name
 
 _STATUS_MARK = {"supported": "[bold green]+ supported[/]",
                 "not supported": "[dim]- not supported[/]",
@@ -35,7 +35,8 @@ def render_pathway(result: PathwayResult, console: Any = None) -> None:
     console.print("[bold]Phenotypes[/]")
     for call in result.phenotypes:
         cite = escape(f"[{call.rule_id}; review {', '.join(call.sections)}]")
-        console.print(f"  {_STATUS_MARK[call.status]} [bold]{call.name}[/] {cite}")
+        console.print(f"  {_STATUS_MARK[call.status]} [bold]{phenotype_name(call.name)}[/] "
+                      f"{cite}")
         for sign, findings in (("for", call.supporting), ("against", call.against)):
             for f in findings:
                 console.print(f"      {sign}: {escape(f'{f.label} [{f.rule_id}]')}",
@@ -44,7 +45,8 @@ def render_pathway(result: PathwayResult, console: Any = None) -> None:
     _section(console, "Next diagnostic step",
              [f"{s.step} [{s.rule_id}]" for s in result.diagnostic_steps])
     _section(console, "Candidate interventions", [
-        f"{procedure_name(c.procedure)} ({c.positioning}, for {c.phenotype}): {c.note} "
+        f"{procedure_name(c.procedure)} ({c.positioning}, for {phenotype_name(c.phenotype)}): "
+        f"{c.note} "
         f"[{c.rule_id}]"
         + (f" CONTRAINDICATED by {', '.join(c.contraindicated_by)}" if c.contraindicated_by
            else "")
