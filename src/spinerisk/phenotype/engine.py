@@ -220,8 +220,10 @@ def pathway_features(frame: pd.DataFrame, book: RuleBook | None = None) -> pd.Da
         Same index. ``phenotype_<name>`` (Int8 0/1) for the seven phenotypes,
         ``red_flag_any`` (Int8 0/1) and ``concordance`` (categorical: concordant,
         discordant, contraindicated; missing where no procedure is recorded). A
-        phenotype or red flag whose findings are missing is 0 (not supported): findings
-        are never guessed.
+        phenotype or red flag whose findings are missing is 0 (not supported) and a rule
+        that cannot be assessed does not fire: findings are never guessed. Which of these
+        answers rest on missing findings is per patient: ``assess_patient`` gives the
+        concordance ``status`` and ``not_assessed``.
     """
     book = book or default_rules()
     obs = Observations.from_frame(frame, book.fields)
