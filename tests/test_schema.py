@@ -151,3 +151,56 @@ def test_data_dictionary_covers_every_field(tmp_path):
     dictionary = pd.read_csv(out)
     assert dictionary["field"].tolist() == [f.name for f in schema.FIELDS]
     assert dictionary.loc[dictionary.field == "bmi", "allowed"].item() == "12-70 kg/m2"
+
+
+#: Findings the care pathway reads that the record gained for the review's rules (issue 12):
+#: field -> (type, unit, allowed, recorded for).
+REVIEW_FIELDS = {
+    "prior_surgery_type": ("category", "", "one of none, discectomy, decompression, fusion, "
+                           "other", "all"),
+    "coagulopathy": ("binary", "", "0 (no) or 1 (yes)", "all"),
+    "pregnancy": ("binary", "", "0 (no) or 1 (yes)", "all"),
+    "failed_conservative_care": ("binary", "", "0 (no) or 1 (yes)", "all"),
+    "conservative_care_weeks": ("numeric", "weeks", "0-1040 weeks", "all"),
+    "conservative_care_type": ("category", "", "one of none, medication, physiotherapy, "
+                               "multimodal", "all"),
+    "fortin_finger_test": ("binary", "", "0 (no) or 1 (yes)", "all"),
+    "night_pain": ("binary", "", "0 (no) or 1 (yes)", "all"),
+    "low_energy_trauma": ("binary", "", "0 (no) or 1 (yes)", "all"),
+    "crp_mg_l": ("numeric", "mg/L", "0-500 mg/L", "all"),
+    "n_affected_levels": ("integer", "levels", "0-6 levels (whole numbers)", "all"),
+    "vertebral_fracture": ("binary", "", "0 (no) or 1 (yes)", "all"),
+    "lesion_vertebra": ("category", "", "one of T10, T11, T12, L1, L2, L3, L4, L5, S1",
+                        "residual_pain"),
+    "bone_scan_uptake": ("category", "", "one of not_performed, absent, present", "all"),
+    "endplate_destruction": ("binary", "", "0 (no) or 1 (yes)", "all"),
+    "disc_endplate_enhancement": ("category", "", "one of not_performed, absent, present",
+                                  "all"),
+    "marrow_replacement": ("binary", "", "0 (no) or 1 (yes)", "all"),
+    "mbb_positive": ("integer", "blocks", "0-2 blocks (whole numbers)", "response"),
+    "sij_block_positive": ("integer", "blocks", "0-2 blocks (whole numbers)", "response"),
+    "snrb_positive": ("integer", "blocks", "0-2 blocks (whole numbers)", "response"),
+}
+
+
+def test_data_dictionary_lists_the_review_findings():
+    dictionary = schema.data_dictionary().set_index("field")
+    for name, (kind, unit, allowed, tasks) in REVIEW_FIELDS.items():
+        row = dictionary.loc[name]
+        assert (row["type"], row["unit"], row["allowed"], row["recorded_for"]) == (
+            kind, unit, allowed, tasks), name
+        assert row["missing"] == "allowed" and len(row["description"]) > 15, name
+    assert "T12-L1" in schema.FIELD_BY_NAME["index_level"].levels
+    # Modic endplate oedema and fracture oedema are told apart in the descriptions
+    assert "modic_type" in schema.FIELD_BY_NAME["vertebral_marrow_oedema"].description
+
+
+@pytest.mark.parametrize(("field", "value", "issue"), [
+    ("crp_mg_l", 900, "out of range"), ("bone_scan_uptake", "yes", "unknown level"),
+    ("mbb_positive", 3, "out of range"), ("lesion_vertebra", "L4-L5", "unknown level"),
+])
+def test_review_findings_are_checked_like_every_field(field, value, issue):
+    with pytest.raises(schema.SchemaValidationError) as err:
+        schema.validate_record({field: value})
+    [problem] = err.value.problems
+    assert (problem.field, problem.issue) == (field, issue)

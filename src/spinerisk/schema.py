@@ -124,7 +124,12 @@ PROCEDURES: dict[str, str] = {
 }
 
 MODIC_LEVELS = ("none", "type1", "type2", "type3", "mixed12")
-DISC_LEVELS = ("L1-L2", "L2-L3", "L3-L4", "L4-L5", "L5-S1")
+DISC_LEVELS = ("T12-L1", "L1-L2", "L2-L3", "L3-L4", "L4-L5", "L5-S1")
+#: Vertebral bodies a fracture or focal lesion may sit in (thoracolumbar junction to sacrum).
+VERTEBRA_LEVELS = ("T10", "T11", "T12", "L1", "L2", "L3", "L4", "L5", "S1")
+#: Levels of an optional examination that may not have been done (contrast MRI, bone scan).
+EXAM_LEVELS = ("not_performed", "absent", "present")
+RESPONSE = frozenset({"response"})
 
 FIELDS: tuple[Field, ...] = (
     # identifiers
@@ -151,6 +156,18 @@ FIELDS: tuple[Field, ...] = (
     _bin("baseline_opioid", "history", "Regular opioid use before the procedure."),
     _bin("anticoagulation", "history", "On anticoagulant or antiplatelet therapy."),
     _bin("prior_surgery_index_level", "history", "Prior spine surgery at the index level."),
+    _cat("prior_surgery_type", "history",
+         "Type of the most extensive prior lumbar surgery (any level); none when never operated.",
+         ("none", "discectomy", "decompression", "fusion", "other")),
+    _bin("coagulopathy", "history",
+         "Coagulopathy (bleeding disorder or uncorrected abnormal clotting tests)."),
+    _bin("pregnancy", "history", "Currently pregnant (0 for male patients)."),
+    _bin("failed_conservative_care", "history",
+         "Structured conservative care for this episode was tried and failed (review 2.4, 5.5, 6)."),
+    _num("conservative_care_weeks", "history",
+         "Duration of conservative care tried for this episode.", "weeks", 0, 1040),
+    _cat("conservative_care_type", "history", "Conservative care tried for this episode.",
+         ("none", "medication", "physiotherapy", "multimodal")),
     _num("bmd_t_score", "history", "Lowest DXA bone-mineral-density T-score.", "SD", -6, 4,
          tasks=AUGMENTATION),
     _bin("sarcopenia", "history", "Sarcopenia by EWGSOP2 criteria.", tasks=AUGMENTATION),
@@ -173,19 +190,28 @@ FIELDS: tuple[Field, ...] = (
     _bin("paraspinal_tenderness", "symptoms", "Paraspinal tenderness over the facets."),
     _int("sij_provocation_positive", "symptoms", "Positive sacroiliac provocation tests.", 0, 5,
          unit="tests"),
+    _bin("fortin_finger_test", "symptoms",
+         "Fortin finger test positive (pain pointed to just inferomedial to the PSIS)."),
+    _bin("night_pain", "symptoms", "Non-mechanical pain at night or at rest."),
     _int("n_plausible_levels", "symptoms",
          "Number of levels that could explain the radicular symptoms.", 0, 5, unit="levels"),
     # red flags
     _bin("red_flag_fever", "red flags", "Fever or suspected spinal infection."),
     _bin("red_flag_weight_loss", "red flags", "Unexplained weight loss."),
     _bin("red_flag_cancer_history", "red flags", "History of cancer (possible malignancy)."),
-    _bin("red_flag_trauma", "red flags", "Significant trauma before onset."),
+    _bin("red_flag_trauma", "red flags", "Significant (high-energy) trauma before onset."),
+    _bin("low_energy_trauma", "red flags",
+         "Low-energy trauma (fall from standing height, lifting) before onset."),
     _bin("red_flag_cauda_equina", "red flags", "Saddle anaesthesia or sphincter disturbance."),
     _bin("progressive_deficit", "red flags", "Progressive neurological deficit."),
+    _num("crp_mg_l", "red flags", "C-reactive protein; missing when not measured.", "mg/L", 0, 500),
     # MRI markers at the index level
     _cat("index_level", "MRI", "Index (treated) disc level.", DISC_LEVELS,
          tasks=frozenset({"response", "reoperation"})),
     _cat("side", "MRI", "Side of the index pathology.", ("left", "right", "bilateral", "central")),
+    _int("n_affected_levels", "MRI",
+         "Number of lumbar levels with disc-root conflict or canal/foraminal stenosis on MRI.",
+         0, 6, unit="levels"),
     _cat("modic_type", "MRI", "Modic endplate change at the index level.", MODIC_LEVELS),
     _bin("modic_extent_gt50", "MRI", "Endplate marrow change covers > 50% of the endplate."),
     _int("pfirrmann_grade", "MRI", "Disc degeneration (Pfirrmann).", 1, 5),
@@ -216,9 +242,23 @@ FIELDS: tuple[Field, ...] = (
     _num("multifidus_csa_cm2", "MRI", "Multifidus cross-sectional area.", "cm2", 1, 20),
     _bin("sij_oedema", "MRI", "Periarticular sacroiliac marrow oedema (STIR)."),
     _bin("sij_sclerosis", "MRI", "Sacroiliac subchondral sclerosis."),
-    _bin("vertebral_marrow_oedema", "MRI", "Vertebral marrow oedema (STIR) at a fracture."),
+    _bin("vertebral_marrow_oedema", "MRI",
+         "Vertebral body marrow oedema (STIR) at a fracture or focal lesion; endplate oedema of "
+         "a Modic type 1 change is recorded in modic_type, not here."),
+    _bin("vertebral_fracture", "MRI",
+         "Vertebral compression fracture present (its grade, when known, in "
+         "fracture_genant_grade)."),
     _int("fracture_genant_grade", "MRI", "Vertebral compression fracture grade (Genant).", 0, 3,
          tasks=AUGMENTATION),
+    _cat("lesion_vertebra", "MRI", "Vertebral body of the (index) fracture or focal lesion.",
+         VERTEBRA_LEVELS, tasks=AUGMENTATION),
+    _cat("bone_scan_uptake", "MRI",
+         "Tracer uptake at the lesion on bone scan or SPECT/CT (activity marker).", EXAM_LEVELS),
+    _bin("endplate_destruction", "MRI", "Endplate destruction or erosion (T1/STIR)."),
+    _cat("disc_endplate_enhancement", "MRI",
+         "Disc and endplate enhancement on contrast-enhanced MRI.", EXAM_LEVELS),
+    _bin("marrow_replacement", "MRI",
+         "Marrow replacement or a suspicious focal vertebral lesion (T1 hypointense)."),
     _int("n_fractures", "MRI", "Number of vertebral compression fractures.", 0, 10,
          unit="fractures", tasks=AUGMENTATION),
     _bin("intravertebral_cleft", "MRI", "Intravertebral vacuum cleft.", tasks=AUGMENTATION),
@@ -233,6 +273,13 @@ FIELDS: tuple[Field, ...] = (
     _int("diagnostic_blocks_positive", "procedure",
          "Positive prior diagnostic blocks (0, 1, or 2 = comparative).", 0, 2, unit="blocks",
          role="procedure"),
+    _int("mbb_positive", "procedure", "Positive prior medial branch blocks (2 = controlled).",
+         0, 2, unit="blocks", role="procedure", tasks=RESPONSE),
+    _int("sij_block_positive", "procedure",
+         "Positive prior sacroiliac joint (intra-articular or lateral-branch) blocks.", 0, 2,
+         unit="blocks", role="procedure", tasks=RESPONSE),
+    _int("snrb_positive", "procedure", "Positive prior selective nerve root blocks.", 0, 2,
+         unit="blocks", role="procedure", tasks=RESPONSE),
     _num("cement_volume_ml", "procedure", "Injected cement volume.", "mL", 0, 20,
          role="procedure", tasks=AUGMENTATION),
     _bin("cement_maldistribution", "procedure",

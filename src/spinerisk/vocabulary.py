@@ -30,6 +30,17 @@ PROCEDURE_NAMES: dict[str, str] = {
     "peld_interlaminar": "interlaminar endoscopic discectomy (PELD)",
 }
 
+#: Care-pathway phenotype codes (``spinerisk.phenotype.PHENOTYPE_NAMES``) and their names.
+PHENOTYPE_LABELS: dict[str, str] = {
+    "radicular": "radicular pain",
+    "facetogenic": "facetogenic pain",
+    "discogenic": "discogenic pain",
+    "vertebrogenic": "vertebrogenic pain",
+    "sacroiliac": "sacroiliac joint pain",
+    "lf_stenosis": "LF-driven lumbar stenosis",
+    "osseous_red_flag": "osseous red-flag pain",
+}
+
 #: Clinical names of category levels, per field; levels absent here read as themselves.
 LEVEL_NAMES: dict[str, dict[str, str]] = {
     "procedure": PROCEDURE_NAMES,
@@ -37,6 +48,10 @@ LEVEL_NAMES: dict[str, dict[str, str]] = {
                    "type3": "Modic type 3", "mixed12": "mixed Modic type 1/2"},
     "guidance": {"ct": "CT", "mri": "MRI"},
     "steroid": {"non_particulate": "non-particulate", "particulate": "particulate"},
+    "bone_scan_uptake": {"not_performed": "no bone scan or SPECT/CT",
+                         "absent": "no uptake", "present": "uptake"},
+    "disc_endplate_enhancement": {"not_performed": "no contrast MRI",
+                                  "absent": "no enhancement", "present": "enhancement"},
 }
 
 
@@ -62,3 +77,10 @@ def level_name(field: str, code: object) -> str:
 def procedure_name(code: object) -> str:
     """The clinical name of a procedure code (``level_name("procedure", code)``)."""
     return level_name("procedure", code)
+
+
+def phenotype_name(code: object) -> str:
+    """The clinical name of a care-pathway phenotype code (``lf_stenosis`` ->
+    ``LF-driven lumbar stenosis``)."""
+    text = str(code)
+    return PHENOTYPE_LABELS.get(text, text.replace("_", " "))

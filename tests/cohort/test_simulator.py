@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 from spinerisk import schema
 from spinerisk.cli import app
 from spinerisk.cohort import SiteProfile, design_terms, simulate
-from spinerisk.cohort.simulator import MISSING_RATES, TARGETS, TERMS
+from spinerisk.cohort.simulator import MISSING_RATES, REVIEW_MISSING_RATES, TARGETS, TERMS
 
 REFERENCE = [SiteProfile("REF")]
 
@@ -96,8 +96,10 @@ def test_missingness_rates_follow_the_documented_mechanism(seed):
     """Optional fields are missing at random given age, at the documented rates."""
     cohort = simulate(40_000, site_profiles=REFERENCE, seed=seed, tasks=("response",))
     age = cohort.frame["age"].to_numpy(float)
-    for name in ("bmi", "odi", "segmental_rom_deg", "multifidus_csa_cm2"):
-        rate = MISSING_RATES[name]
+    rates = MISSING_RATES | REVIEW_MISSING_RATES
+    for name in ("bmi", "odi", "segmental_rom_deg", "multifidus_csa_cm2", "fortin_finger_test",
+                 "conservative_care_weeks"):
+        rate = rates[name]
         logit = np.log(rate / (1 - rate)) + 0.025 * (age - 55)
         expected = (1 / (1 + np.exp(-logit))).mean()
         observed = cohort.frame[name].isna().mean()
@@ -179,3 +181,62 @@ def test_simulate_command_prints_summary_and_writes_files(tmp_path):
     truth = pd.read_parquet(tmp_path / "cohort.truth.parquet")
     assert "true_risk" in truth.columns and "true_risk" not in pd.read_parquet(out).columns
     assert (tmp_path / "cohort.truth.json").exists()
+
+
+def _rate_ok(values: np.ndarray, expected: float) -> bool:
+    """Observed share within 4 binomial standard errors of the documented rate."""
+    se = np.sqrt(expected * (1 - expected) / len(values))
+    return abs(values.mean() - expected) < 4 * se + 1e-9
+
+
+def test_pathway_findings_follow_their_documented_rates(seed):
+    """The findings the review's rules read (REVIEW_FINDING_RATES) at their rates, with
+    the correlations the rules rely on (red-flag imaging with red flags, fracture with
+    augmentation, block-type counts with the procedure)."""
+    cohort = simulate(30_000, site_profiles=REFERENCE, seed=seed, missingness=False)
+    f, truth = cohort.frame, cohort.truth
+    task = truth["task"].to_numpy()
+    num = {k: f[k].to_numpy(dtype=float, na_value=np.nan) for k in (
+        "failed_conservative_care", "coagulopathy", "pregnancy", "vertebral_fracture",
+        "low_energy_trauma", "endplate_destruction", "marrow_replacement", "crp_mg_l",
+        "fortin_finger_test", "red_flag_fever", "red_flag_cancer_history", "age",
+        "symptom_duration_weeks", "mbb_positive", "sij_block_positive",
+        "diagnostic_blocks_positive", "n_affected_levels", "n_plausible_levels",
+        "prior_surgery_index_level")}
+    aug, response = task == "residual_pain", task == "response"
+    tried = (f["conservative_care_type"] != "none").to_numpy()
+    long = ~aug & (num["symptom_duration_weeks"] >= 6) & tried
+    assert _rate_ok(num["failed_conservative_care"][long], 0.85)
+    assert _rate_ok(num["failed_conservative_care"][aug & tried], 0.8)
+    assert (num["failed_conservative_care"][~tried] == 0).all()
+    assert _rate_ok(num["coagulopathy"], 0.01)
+    young_female = (f["sex"] == "female").to_numpy() & (num["age"] < 45)
+    assert (num["pregnancy"][~young_female] == 0).all()
+    assert (num["vertebral_fracture"][aug] == 1).all()
+    assert _rate_ok(num["vertebral_fracture"][~aug], 0.003)
+    assert f["lesion_vertebra"][~aug].isna().all() and f["lesion_vertebra"][aug].notna().all()
+    assert _rate_ok(num["low_energy_trauma"][aug], 0.55)
+    assert _rate_ok(num["low_energy_trauma"][~aug], 0.01)
+    fever, cancer = num["red_flag_fever"] == 1, num["red_flag_cancer_history"] == 1
+    assert _rate_ok(num["endplate_destruction"][fever], 0.4)
+    assert _rate_ok(num["endplate_destruction"][~fever], 0.002)
+    assert _rate_ok(num["marrow_replacement"][cancer], 0.15)
+    assert _rate_ok(np.isfinite(num["crp_mg_l"][~fever & ~aug]), 0.3)
+    assert np.nanmedian(num["crp_mg_l"][fever]) > 5 * np.nanmedian(num["crp_mg_l"][~fever])
+    sacroiliac = (truth["phenotype"] == "sacroiliac").to_numpy()
+    assert _rate_ok(num["fortin_finger_test"][sacroiliac], 0.7)
+    assert _rate_ok(num["fortin_finger_test"][~sacroiliac], 0.1)
+    # block-type counts: the generic count belongs to the RFA that was planned
+    proc = f["procedure"].astype(object).to_numpy()
+    for name, rfa in (("mbb_positive", "facet_rfa"), ("sij_block_positive", "sij_rfa")):
+        rows = response & (proc == rfa)
+        assert (num[name][rows] == num["diagnostic_blocks_positive"][rows]).all()
+        assert (num[name][response & (proc != rfa)] == 0).all()
+        assert np.isnan(num[name][~response]).all()
+    assert (num["n_affected_levels"] >= num["n_plausible_levels"]).all()
+    operated = num["prior_surgery_index_level"] == 1
+    assert (f["prior_surgery_type"][operated] != "none").all()
+    # bone-scan evidence of activity is sought mostly when STIR shows no oedema
+    scanned = (f["bone_scan_uptake"] != "not_performed").to_numpy()
+    no_oedema = (f["vertebral_marrow_oedema"] == 0).to_numpy()
+    assert scanned[aug & no_oedema].mean() > scanned[aug & ~no_oedema].mean() + 0.2

@@ -23,6 +23,8 @@ def test_example_patient_json() -> None:
         "radicular"]
     assert payload["concordance"]["label"] == "concordant"
     assert payload["concordance"]["rule_ids"] == ["IV-TF-ESI"]
+    assert payload["concordance"]["status"] == "concordant"
+    assert payload["concordance"]["procedure"] == "tf_esi"   # codes stay in JSON
     assert payload["not_assessed"] == []
 
 
@@ -31,8 +33,15 @@ def test_example_patient_summary() -> None:
                            env={"COLUMNS": "200"})
     assert result.exit_code == 0, result.output
     assert "Decision support for research use" in result.output
-    assert "tf_esi: concordant [IV-TF-ESI]" in result.output
-    assert "+ supported radicular [PH-RADICULAR; review 2.1, 4]" in result.output
+    assert ("transforaminal epidural steroid injection (tf_esi): concordant [IV-TF-ESI]"
+            in result.output)
+    assert "+ supported radicular pain [PH-RADICULAR; review 2.1, 4]" in result.output
+    assert "- not supported LF-driven lumbar stenosis [PH-LF-STENOSIS" in result.output
+    # clinical names in the text, the review named with where its sections are explained
+    assert "(first-line, for radicular pain)" in result.output
+    assert "tf_esi (" not in result.output
+    assert "Diagnostics. 2026;16(2):240" in result.output
+    assert "docs/clinical-framework.md" in result.output
 
 
 def test_invalid_record_exits_with_the_problems(tmp_path) -> None:

@@ -22,8 +22,13 @@ def test_missing_facet_findings_are_not_assessed_and_count_as_not_supported() ->
     result = assess_patient(record | {"procedure": "facet_rfa"})
     facet = next(p for p in result.phenotypes if p.name == "facetogenic")
     assert facet.status == "not assessed"
-    assert _not_assessed(result) == {"PH-FACETOGENIC": ("pain_on_extension_rotation",)}
-    assert result.concordance.label == "discordant"
+    # the planned procedure's candidacy first, then the phenotype (issue 12, item 6)
+    assert [(n.rule_id, n.missing_fields) for n in result.not_assessed] == [
+        ("IV-FACET-RFA", ("pain_on_extension_rotation",)),
+        ("PH-FACETOGENIC", ("pain_on_extension_rotation",))]
+    assert result.concordance.label == "discordant"        # the model feature
+    assert result.concordance.status == "not assessable: pain_on_extension_rotation"
+    assert result.concordance.missing_fields == ("pain_on_extension_rotation",)
     assert "not_assessed" in result.concordance.explanation
     features = pathway_features(pd.DataFrame([record | {"procedure": "facet_rfa"}]))
     assert features.loc[0, "phenotype_facetogenic"] == 0
@@ -44,8 +49,15 @@ def test_unrecorded_red_flags_are_reported_but_do_not_block_the_pathway() -> Non
     record = {k: v for k, v in (BASE | RADICULAR).items() if k not in red_flag_fields}
     result = assess_patient(record | {"procedure": "tf_esi"})
     assert result.concordance.label == "concordant"
+    # ... but the red-flag contraindication cannot be excluded, and the status says so
+    assert result.concordance.status == (
+        "concordant, contraindication not assessable: progressive_deficit, "
+        "red_flag_cancer_history, red_flag_cauda_equina, red_flag_fever, red_flag_trauma, "
+        "red_flag_weight_loss")
     assert result.urgent_triage is False
     missing = _not_assessed(result)
+    assert list(missing)[:6] == ["RF-INFECTION", "RF-MALIGNANCY", "RF-TRAUMA",
+                                 "RF-CAUDA-EQUINA", "RF-PROGRESSIVE-DEFICIT", "CI-RED-FLAG"]
     assert missing["RF-INFECTION"] == ("red_flag_fever",)
     assert missing["RF-MALIGNANCY"] == ("red_flag_cancer_history", "red_flag_weight_loss")
     assert missing["PH-OSSEOUS"] == ("red_flag_cancer_history", "red_flag_fever",
@@ -71,5 +83,7 @@ def test_to_dict_is_stable_json() -> None:
                              "candidate_interventions", "contraindications", "timing_notes",
                              "safety_notes", "concordance", "not_assessed", "notice"]
     assert payload["concordance"] == {
-        "procedure": "tf_esi", "label": "concordant", "rule_ids": ["IV-TF-ESI"],
-        "explanation": "tf_esi is a candidate for a supported phenotype."}
+        "procedure": "tf_esi", "label": "concordant", "status": "concordant",
+        "rule_ids": ["IV-TF-ESI"], "missing_fields": [],
+        "explanation": "transforaminal epidural steroid injection is a candidate for a "
+                       "supported phenotype."}

@@ -9,12 +9,18 @@ import pytest
 import yaml
 
 from spinerisk.phenotype import PHENOTYPE_NAMES, default_rules, load_rules
-from spinerisk.phenotype.rules import REVIEW_SECTIONS
+from spinerisk.phenotype.rules import (
+    FRAMEWORK_DOC,
+    REVIEW_SECTIONS,
+    rule_index_markdown,
+    section_anchor,
+)
 from spinerisk.schema import PROCEDURES
 
 REVIEW = Path(__file__).resolve().parents[3] / "shared" / "seed" / \
     "mri-phenotype-to-intervention-review.txt"
-PACKAGED = Path(__file__).resolve().parents[2] / "src" / "spinerisk" / "phenotype" / "rules.yaml"
+ROOT = Path(__file__).resolve().parents[2]
+PACKAGED = ROOT / "src" / "spinerisk" / "phenotype" / "rules.yaml"
 
 
 def test_every_rule_cites_sections_and_one_sentence_rationale() -> None:
@@ -91,3 +97,38 @@ def test_loader_accepts_the_packaged_file_read_from_disk() -> None:
     assert set(yaml.safe_load(PACKAGED.read_text())) == {
         "findings", "red_flags", "phenotypes", "diagnostic_steps", "interventions",
         "contraindications", "notes"}
+
+
+def test_framework_doc_names_the_review_and_explains_every_cited_section() -> None:
+    doc = (ROOT / FRAMEWORK_DOC).read_text()
+    for words in ("Subacute and Chronic Low-Back Pain: From MRI", "Pacella G", "Zappia M",
+                  "2026", "doi:10.3390/diagnostics16020240"):
+        assert words in doc, words
+    for section, title in REVIEW_SECTIONS.items():
+        anchor = f'<a id="{section_anchor(section)}"></a>'
+        assert anchor in doc, section
+        # the anchor heads a section that says something, not an empty heading
+        body = doc.split(anchor, 1)[1].split("<a id=", 1)[0]
+        assert len(body.split()) > 25, section
+    assert "../shared" not in doc
+
+
+def test_framework_doc_lists_every_rule_linked_to_its_sections() -> None:
+    """The table that closes the doc is the rule book's, so every rule id links to the
+    sections it cites (regenerate with rule_index_markdown after editing rules.yaml)."""
+    doc = (ROOT / FRAMEWORK_DOC).read_text()
+    table = rule_index_markdown(default_rules())
+    assert doc.endswith(table)
+    for rule in default_rules().rules:
+        line = next(row for row in table.splitlines() if row.startswith(f"| `{rule.id}` |"))
+        for section in rule.sections:
+            assert f"(#{section_anchor(section)})" in line, rule.id
+
+
+def test_every_project_threshold_is_listed_in_the_framework_doc() -> None:
+    doc = (ROOT / FRAMEWORK_DOC).read_text().split("## Thresholds chosen by the project")[1]
+    marked = [r for r in default_rules().rules if "threshold:" in r.rationale]
+    assert len(marked) >= 12
+    for words in ("grade >= 2", "Weishaupt", "SIJ provocation", ">= 4 mm", "100 mm2",
+                  "Meyerding", "13 weeks", "26", "-2.5", "age >= 70", "10 mg/L"):
+        assert words in doc, words

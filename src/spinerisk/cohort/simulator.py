@@ -26,6 +26,11 @@ The DGP follows CLINICAL_SPEC section 4. In words:
    site-specific rates; outcomes of binary tasks are missing (lost to follow-up) in about
    3% of episodes; reoperation times are censored by staggered administrative follow-up
    and loss to follow-up.
+6. The findings the pathway rules need beyond the prediction models (conservative care,
+   red-flag imaging and laboratory findings, fracture activity, block-type-specific
+   counts; :data:`REVIEW_FINDING_RATES`) are drawn from their own random stream, after the
+   procedure and before the outcomes, so adding them left every other simulated finding
+   as it was; they reach the outcomes only through the pathway's concordance.
 
 The true linear predictor and risk of each episode are returned in ``truth``, never in
 the feature table.
@@ -189,7 +194,29 @@ MISSING_RATES = {
     "sarcopenia": 0.25, "cement_volume_ml": 0.05, "guidance": 0.02,
     "operator_experienced": 0.05,
 }
+#: Base missingness of the optional pathway findings (drawn from their own stream).
+REVIEW_MISSING_RATES = {
+    "conservative_care_weeks": 0.15, "conservative_care_type": 0.08,
+    "fortin_finger_test": 0.30, "night_pain": 0.10, "n_affected_levels": 0.10,
+}
 OUTCOME_MISSING_RATE = 0.03
+
+#: Rates of the pathway findings at an average site, per population (CLINICAL_SPEC 2; the
+#: red-flag findings are rare because red-flag patients are mostly triaged away before a
+#: degenerative procedure). Tests check the simulated rates against these.
+REVIEW_FINDING_RATES = {
+    # fracture pain is augmented after a shorter trial of conservative care
+    "failed_conservative_care": {"duration_6w_or_more": 0.85, "shorter": 0.35,
+                                 "residual_pain": 0.8},
+    "coagulopathy": 0.01,
+    "pregnancy_female_under_45": 0.01,
+    "low_energy_trauma": {"residual_pain": 0.55, "other": 0.01},
+    "vertebral_fracture_outside_augmentation": 0.003,
+    "endplate_destruction": {"fever": 0.4, "other": 0.002},
+    "marrow_replacement": {"cancer_history": 0.15, "other": 0.002},
+    "crp_measured": {"fever": 0.95, "residual_pain": 0.6, "other": 0.3},
+    "fortin_finger_test": {"sacroiliac": 0.7, "other": 0.1},
+}
 
 
 @dataclass(frozen=True)
@@ -347,9 +374,12 @@ def simulate(n: int, sites: int = 4, seed: int = 0, tasks: tuple[str, ...] | Non
     _repeat_episodes(rng, d)
     _draw_phenotype_and_findings(rng, d, profiles)
     _draw_procedure(rng, d, profiles)
+    review_rng = np.random.default_rng([seed, 12])   # own stream: other draws unchanged
+    _draw_review_findings(review_rng, d)
     lp, risk = _draw_outcomes(rng, d, profiles, dgp)
     if missingness:
         _apply_missingness(rng, d, profiles)
+        _drop_fields(review_rng, d, profiles, REVIEW_MISSING_RATES)
     frame = schema.validate(pd.DataFrame({k: v for k, v in d.items() if k in
                                           schema.FIELD_BY_NAME}), tasks=tasks)
     truth = pd.DataFrame({"patient_id": d["patient_id"], "episode_id": d["episode_id"],
@@ -573,6 +603,86 @@ def _draw_procedure(rng, d, profiles) -> None:
     d["cement_maldistribution"] = np.where(aug, _bernoulli(rng, 0.18 + 0.15 * cleft, n), np.nan)
 
 
+def _draw_review_findings(rng, d) -> None:
+    """Findings the pathway rules read beyond the model predictors (review 2.4-6)."""
+    n, task, pheno = len(d["task"]), d["task"], d["phenotype"]
+    aug, response = task == "residual_pain", task == "response"
+    rates = REVIEW_FINDING_RATES
+    fever, cancer = d["red_flag_fever"] == 1, d["red_flag_cancer_history"] == 1
+    operated = d["prior_surgery_index_level"] == 1
+    d["prior_surgery_type"] = np.where(
+        operated, _choice_n(rng, n, {"discectomy": 0.5, "decompression": 0.3, "fusion": 0.15,
+                                     "other": 0.05}),
+        _choice_n(rng, n, {"none": 0.95, "discectomy": 0.03, "decompression": 0.02}))
+    d["coagulopathy"] = _bernoulli(rng, rates["coagulopathy"], n)
+    young_female = (d["sex"] == "female") & (d["age"] < 45)
+    d["pregnancy"] = _bernoulli(rng, np.where(young_female, rates["pregnancy_female_under_45"],
+                                              0.0), n)
+    care = _choice_n(rng, n, {"none": 0.08, "medication": 0.3, "physiotherapy": 0.27,
+                              "multimodal": 0.35})
+    failed = rates["failed_conservative_care"]
+    p_failed = np.select([aug, d["symptom_duration_weeks"] >= 6],
+                         [failed["residual_pain"], failed["duration_6w_or_more"]],
+                         failed["shorter"])
+    d["conservative_care_type"] = care
+    d["failed_conservative_care"] = np.where(care == "none", 0, _bernoulli(rng, p_failed, n))
+    d["conservative_care_weeks"] = np.where(
+        care == "none", 0.0, np.round(d["symptom_duration_weeks"] * rng.uniform(0.4, 1.0, n), 1))
+    d["fortin_finger_test"] = _bernoulli(rng, np.where(
+        pheno == "sacroiliac", rates["fortin_finger_test"]["sacroiliac"],
+        rates["fortin_finger_test"]["other"]), n)
+    d["night_pain"] = _bernoulli(rng, 0.06 + 0.3 * (fever | cancer), n)
+    d["low_energy_trauma"] = _bernoulli(rng, np.where(aug, rates["low_energy_trauma"]["residual_pain"],
+                                                      rates["low_energy_trauma"]["other"]), n)
+    older = np.clip((d["age"] - 55) / 10, 0, None)
+    d["n_affected_levels"] = np.minimum(np.maximum(
+        d["n_plausible_levels"], 1 + rng.binomial(3, np.clip(0.15 + 0.05 * older, 0, 0.6))), 6)
+    _draw_red_flag_imaging(rng, d, fever, cancer)
+    _draw_block_counts(rng, d, response)
+
+
+def _draw_red_flag_imaging(rng, d, fever, cancer) -> None:
+    """Fracture presence and activity, and the imaging/laboratory signs of infection and
+    malignancy, correlated with the clinical red flags."""
+    n, aug = len(d["task"]), d["task"] == "residual_pain"
+    rates = REVIEW_FINDING_RATES
+    d["vertebral_fracture"] = np.where(
+        aug, 1, _bernoulli(rng, rates["vertebral_fracture_outside_augmentation"], n))
+    d["lesion_vertebra"] = np.where(aug, _choice_n(rng, n, {
+        "T10": 0.04, "T11": 0.1, "T12": 0.25, "L1": 0.3, "L2": 0.15, "L3": 0.1, "L4": 0.06}),
+        None).astype(object)
+    no_oedema = d["vertebral_marrow_oedema"] == 0
+    scan = np.where(no_oedema, _choice_n(rng, n, {"not_performed": 0.5, "present": 0.3,
+                                                  "absent": 0.2}),
+                    _choice_n(rng, n, {"not_performed": 0.85, "present": 0.12, "absent": 0.03}))
+    d["bone_scan_uptake"] = np.where(aug, scan, "not_performed").astype(object)
+    d["endplate_destruction"] = _bernoulli(rng, np.where(
+        fever, rates["endplate_destruction"]["fever"], rates["endplate_destruction"]["other"]), n)
+    contrast = np.where(fever, np.where(rng.random(n) < 0.5, "present", "absent"),
+                        np.where(cancer, "absent", _choice_n(
+                            rng, n, {"not_performed": 0.95, "absent": 0.05})))
+    d["disc_endplate_enhancement"] = contrast.astype(object)
+    d["marrow_replacement"] = _bernoulli(rng, np.where(
+        cancer, rates["marrow_replacement"]["cancer_history"],
+        rates["marrow_replacement"]["other"]), n)
+    measured = rates["crp_measured"]
+    p_measured = np.select([fever, aug], [measured["fever"], measured["residual_pain"]],
+                           measured["other"])
+    crp = np.exp(_bounded(rng, np.where(fever, np.log(60), np.log(2.5)), 0.9, np.log(0.1),
+                          np.log(450), n))
+    d["crp_mg_l"] = np.where(rng.random(n) < p_measured, np.round(crp, 1), np.nan)
+
+
+def _draw_block_counts(rng, d, response) -> None:
+    """Block-type-specific positive counts: the generic count belongs to the RFA planned."""
+    n, proc = len(d["task"]), d["procedure"]
+    blocks = d["diagnostic_blocks_positive"]
+    d["mbb_positive"] = np.where(response, np.where(proc == "facet_rfa", blocks, 0), np.nan)
+    d["sij_block_positive"] = np.where(response, np.where(proc == "sij_rfa", blocks, 0), np.nan)
+    snrb = _bernoulli(rng, np.where(d["phenotype"] == "radicular", 0.1, 0.0), n)
+    d["snrb_positive"] = np.where(response, snrb, np.nan)
+
+
 # --------------------------------------------------------------------------- outcomes
 
 def design_terms(d: dict | pd.DataFrame, task: str, dgp: DGP) -> pd.DataFrame:
@@ -762,14 +872,20 @@ def _repeat_episodes(rng, d, share: float = 0.08) -> None:
 
 def _apply_missingness(rng, d, profiles) -> None:
     """Missing at random given age and site; site-specific rates; outcomes lost to follow-up."""
+    multiplier = _site_value(d, profiles, "missing_multiplier")
+    _drop_fields(rng, d, profiles, MISSING_RATES)
+    lost = rng.random(len(d["task"])) < OUTCOME_MISSING_RATE * multiplier
+    for name in ("response_50", "response_30", "residual_pain"):
+        d[name] = np.where(lost, np.nan, d[name])
+
+
+def _drop_fields(rng, d, profiles, rates: dict[str, float]) -> None:
+    """Blank each field at its base rate, on the logit scale shifted by site and age."""
     n = len(d["task"])
     multiplier = _site_value(d, profiles, "missing_multiplier")
     age_effect = 0.025 * (d["age"] - 55)
-    for name, rate in MISSING_RATES.items():
+    for name, rate in rates.items():
         logit = np.log(rate / (1 - rate)) + np.log(multiplier) + age_effect
         gone = rng.random(n) < _expit(logit)
         values = d[name]
         d[name] = np.where(gone, None if values.dtype == object else np.nan, values)
-    lost = rng.random(n) < OUTCOME_MISSING_RATE * multiplier
-    for name in ("response_50", "response_30", "residual_pain"):
-        d[name] = np.where(lost, np.nan, d[name])

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from spinerisk.explain.wording import percent
+from spinerisk.vocabulary import procedure_name
 
 
 def render_text(result: dict[str, Any]) -> str:
@@ -20,10 +21,10 @@ def render_text(result: dict[str, Any]) -> str:
     lines.append("Next diagnostic step: " + ("; ".join(steps) or "none"))
     concordance = pathway["concordance"]
     if concordance["procedure"]:
-        lines.append(f"Planned procedure {concordance['procedure']}: {concordance['label']} "
-                     f"({concordance['explanation']})")
+        lines.append(f"Planned procedure {procedure_name(concordance['procedure'])}: "
+                     f"{concordance['status']} ({concordance['explanation']})")
     lines.append("Candidate interventions: " + (", ".join(
-        c["procedure"] for c in pathway["candidate_interventions"]) or "none"))
+        procedure_name(c["procedure"]) for c in pathway["candidate_interventions"]) or "none"))
     lines.append("")
     model = result["model"]
     lines.append(f"Predicted {result['outcome']}: {percent(result['risk'])}"

@@ -8,7 +8,10 @@ function, so they cannot disagree.
 
 Missing findings are never guessed. A rule that cannot be assessed does not fire: a
 phenotype whose key findings are missing counts as *not supported* (0) in the features,
-and the per-patient result lists it under ``not_assessed`` with the missing fields.
+and the per-patient result lists it under ``not_assessed`` with the missing fields, as it
+does every rule left unassessed directly or through the rules it reads. The concordance
+``status`` of a planned procedure says so when its candidacy or a contraindication could
+not be judged.
 """
 
 from __future__ import annotations
@@ -20,9 +23,9 @@ import numpy as np
 import pandas as pd
 
 from spinerisk.phenotype.logic import Observations, Truth
-from spinerisk.schema import validate_record
 from spinerisk.phenotype.rules import URGENT_TRIAGE, Rule, RuleBook, default_rules
-from spinerisk.schema import PROCEDURES
+from spinerisk.schema import PROCEDURES, validate_record
+from spinerisk.vocabulary import procedure_name
 
 NOTICE = "Decision support for research use; not a substitute for clinical judgement."
 #: Levels of the ``concordance`` feature, in code order.
@@ -98,16 +101,27 @@ class Note:
 class Concordance:
     """How the planned procedure relates to the phenotype.
 
-    ``label`` is ``concordant`` (a candidate of a supported phenotype, no
-    contraindication), ``contraindicated`` (a contraindication holds), ``discordant``
-    (otherwise), or ``None`` when no procedure is planned. ``rule_ids`` cite the
-    candidate rules that fired, the contraindications that hold, or (discordant) the
-    candidate rules the procedure would need.
+    ``label`` is the model feature (one of :data:`CONCORDANCE_LEVELS`, as
+    :func:`pathway_features` computes it, where what cannot be assessed does not fire):
+    ``concordant`` (a candidate of a supported phenotype, no contraindication holds),
+    ``contraindicated`` (a contraindication holds), ``discordant`` (otherwise), or
+    ``None`` when no procedure is planned.
+
+    ``status`` is what a clinician reads. It equals ``label`` when everything could be
+    judged; otherwise it is ``not assessable: <fields>`` (whether the procedure is a
+    candidate could not be judged) or carries ``, contraindication not assessable:
+    <fields>`` (a contraindication could be neither confirmed nor excluded), e.g.
+    ``concordant, contraindication not assessable: dynamic_instability``.
+    ``missing_fields`` are the fields that would settle it. ``rule_ids`` cite the
+    contraindications that hold, else the candidate rules that fired, could not be
+    assessed, or (discordant) the procedure would need.
     """
 
     procedure: str | None
     label: str | None
+    status: str | None
     rule_ids: tuple[str, ...]
+    missing_fields: tuple[str, ...]
     explanation: str
 
 
@@ -206,8 +220,10 @@ def pathway_features(frame: pd.DataFrame, book: RuleBook | None = None) -> pd.Da
         Same index. ``phenotype_<name>`` (Int8 0/1) for the seven phenotypes,
         ``red_flag_any`` (Int8 0/1) and ``concordance`` (categorical: concordant,
         discordant, contraindicated; missing where no procedure is recorded). A
-        phenotype or red flag whose findings are missing is 0 (not supported): findings
-        are never guessed.
+        phenotype or red flag whose findings are missing is 0 (not supported) and a rule
+        that cannot be assessed does not fire: findings are never guessed. Which of these
+        answers rest on missing findings is per patient: ``assess_patient`` gives the
+        concordance ``status`` and ``not_assessed``.
     """
     book = book or default_rules()
     obs = Observations.from_frame(frame, book.fields)
@@ -261,8 +277,9 @@ def assess_patient(record: dict[str, Any], book: RuleBook | None = None) -> Path
     fired = {rule_id: bool(t.true[0]) for rule_id, t in results.items()}
     unknown = {rule_id for rule_id, t in results.items() if t.unknown[0]}
     planned = clean.get("procedure")
+    judged = _Judged(fired, unknown, _blocking(obs, results, book))
     concordance = _concordance(planned, int(concordance_codes(obs, results, book)[0]),
-                               fired, unknown, book)
+                               judged, book)
     candidates = _candidates(fired, book)
     relevant = {c.procedure for c in candidates} | ({planned} if planned else set())
     contraindications = _contraindications(fired, relevant, book)
@@ -278,7 +295,8 @@ def assess_patient(record: dict[str, Any], book: RuleBook | None = None) -> Path
         timing_notes=_notes("timing", fired, book),
         safety_notes=_notes("safety", fired, book),
         concordance=concordance,
-        not_assessed=_not_assessed(unknown, relevant, planned, obs, results, book),
+        not_assessed=_not_assessed(judged, {c.procedure for c in candidates}, planned,
+                                   results, book),
     )
 
 
@@ -320,49 +338,113 @@ def _notes(category: str, fired: dict[str, bool], book: RuleBook) -> tuple[Note,
                  if r.category == category and fired[r.id])
 
 
-def _concordance(planned: str | None, code: int, fired: dict[str, bool], unknown: set[str],
+@dataclass(frozen=True)
+class _Judged:
+    """One patient's rule outcomes: fired, not assessable, and the missing fields that
+    left each unassessable rule open (through the rules it reads)."""
+
+    fired: dict[str, bool]
+    unknown: set[str]
+    missing: dict[str, tuple[str, ...]]
+
+
+def _blocking(obs: Observations, results: dict[str, Truth],
+              book: RuleBook) -> dict[str, tuple[str, ...]]:
+    conditions = {r.id: r.condition for r in book.rules}
+    return {r.id: tuple(sorted(r.condition.blocking_fields(obs, results, conditions)))
+            for r in book.rules if results[r.id].unknown[0]}
+
+
+def _fields(judged: _Judged, rules: list[Rule]) -> tuple[str, ...]:
+    return tuple(sorted(set().union(*(judged.missing[r.id] for r in rules))))
+
+
+def _concordance(planned: str | None, code: int, judged: _Judged,
                  book: RuleBook) -> Concordance:
     if planned is None:
-        return Concordance(None, None, (), "No planned procedure recorded.")
-    label = CONCORDANCE_LEVELS[code]
-    kind = {"concordant": "interventions", "contraindicated": "contraindications",
-            "discordant": "interventions"}[label]
-    rules = [r for r in book.of_kind(kind) if planned in r.procedures]
-    if label == "discordant":
-        needed = sorted({book[r.phenotype].text for r in rules})
-        explanation = (f"{planned} is not a candidate for any supported phenotype"
+        return Concordance(None, None, None, (), (), "No planned procedure recorded.")
+    label, name = CONCORDANCE_LEVELS[code], procedure_name(planned)
+    candidates = [r for r in book.of_kind("interventions") if planned in r.procedures]
+    contras = [r for r in book.of_kind("contraindications") if planned in r.procedures]
+    holding = [r for r in contras if judged.fired[r.id]]
+    if holding:
+        return Concordance(planned, label, "contraindicated", tuple(r.id for r in holding), (),
+                           f"{name} is contraindicated: {'; '.join(r.text for r in holding)}.")
+    fired = [r for r in candidates if judged.fired[r.id]]
+    open_candidates = [r for r in candidates if r.id in judged.unknown]
+    if fired:
+        status, cited = "concordant", fired
+        explanation = f"{name} is a candidate for a supported phenotype."
+    elif open_candidates:
+        status = f"not assessable: {', '.join(_fields(judged, open_candidates))}"
+        cited = open_candidates
+        explanation = (f"Whether {name} is a candidate could not be assessed: findings are "
+                       "missing (see not_assessed).")
+    else:
+        status, cited = "discordant", candidates
+        needed = sorted({book[r.phenotype].text for r in candidates})
+        explanation = (f"{name} is not a candidate for any supported phenotype"
                        + (f" (it is a candidate for: {', '.join(needed)})." if needed else "."))
-        if any(r.id in unknown for r in rules):
-            explanation += " Some findings were missing; see not_assessed."
-        return Concordance(planned, label, tuple(r.id for r in rules), explanation)
-    cited = [r for r in rules if fired[r.id]]
-    explanation = (f"{planned} is a candidate for a supported phenotype."
-                   if label == "concordant" else
-                   f"{planned} is contraindicated: {'; '.join(r.text for r in cited)}.")
-    return Concordance(planned, label, tuple(r.id for r in cited), explanation)
+    open_contras = [r for r in contras if r.id in judged.unknown]
+    if open_contras:
+        status += f", contraindication not assessable: {', '.join(_fields(judged, open_contras))}"
+        explanation += (" Contraindications that could not be judged: "
+                        + "; ".join(r.text for r in open_contras) + ".")
+    missing = _fields(judged, [r for r in cited if r.id in judged.unknown] + open_contras)
+    return Concordance(planned, label, status, tuple(r.id for r in cited), missing, explanation)
 
 
-def _not_assessed(unknown: set[str], relevant: set[str], planned: str | None,
-                  obs: Observations, results: dict[str, Truth],
-                  book: RuleBook) -> tuple[NotAssessed, ...]:
+def _not_assessed(judged: _Judged, candidates: set[str], planned: str | None,
+                  results: dict[str, Truth], book: RuleBook) -> tuple[NotAssessed, ...]:
     """Rules a missing finding kept from being assessed, with the missing fields.
 
-    Red flags and phenotypes are always listed; other rules only when a field they read
-    directly is missing (otherwise the red flag or phenotype they rely on is listed).
-    Contraindications are listed only for the planned procedure and the candidates.
+    In this order: red flags; the planned procedure's contraindications and candidacy;
+    the candidates' contraindications; candidates of a supported phenotype whose own
+    condition could not be judged; phenotypes; diagnostic steps and notes whose own
+    findings are missing (those left open only by a red flag or phenotype listed above are
+    not repeated, and procedure notes appear only when a procedure is planned).
     """
-    conditions = {r.id: r.condition for r in book.rules}
-    out = []
-    for rule in book.rules:
-        if rule.id not in unknown or rule.kind == "findings":
-            continue
-        if rule.kind == "contraindications" and not set(rule.procedures) & relevant:
-            continue
-        if rule.kind == "interventions" and rule.procedures[0] != planned:
-            continue
-        direct = {f for f in rule.condition.fields() if obs.missing(f)[0]}
-        if rule.kind not in ("red_flags", "phenotypes") and not direct:
-            continue
-        missing = rule.condition.blocking_fields(obs, results, conditions)
-        out.append(NotAssessed(rule.id, rule.text, tuple(sorted(missing))))
-    return tuple(out)
+    def about(procedures: set[str]):
+        return lambda r: bool(set(r.procedures) & procedures)
+
+    def own(rule: Rule) -> bool:
+        upstream = [r for r in rule.condition.needs()
+                    if book[r].kind in ("red_flags", "phenotypes")]
+        return (all(results[r].known[0] for r in upstream)
+                and "procedure" not in judged.missing[rule.id])
+
+    planned_set = {planned} if planned else set()
+    relevant = planned_set | candidates | {p for r in book.of_kind("interventions")
+                                           if judged.fired[r.phenotype] for p in r.procedures}
+    # once one candidate rule makes the planned procedure concordant, its other
+    # phenotypes' candidacy no longer matters
+    settled = any(judged.fired[r.id] for r in book.of_kind("interventions")
+                  if planned in r.procedures)
+    groups = [
+        (book.of_kind("red_flags"), lambda r: True),
+        (book.of_kind("contraindications"), about(planned_set)),
+        (book.of_kind("interventions"), about(set() if settled else planned_set)),
+        (book.of_kind("contraindications"), about(candidates)),
+        (book.of_kind("interventions"), lambda r: judged.fired[r.phenotype]),
+        (book.of_kind("phenotypes"), lambda r: True),
+        (book.of_kind("diagnostic_steps"), own),
+        (book.of_kind("notes"), own),
+    ]
+    out: dict[str, NotAssessed] = {}
+    for rules, wanted in groups:
+        for rule in rules:
+            if rule.id in judged.unknown and rule.id not in out and wanted(rule):
+                out[rule.id] = NotAssessed(rule.id, _unassessed_label(rule, relevant),
+                                           judged.missing[rule.id])
+    return tuple(out.values())
+
+
+def _unassessed_label(rule: Rule, relevant: set[str]) -> str:
+    """How an unassessed rule is worded: conditional, never as a fact, with the clinical
+    names of the procedures it concerns for this patient."""
+    names = ", ".join(procedure_name(p) for p in rule.procedures if p in relevant)
+    if rule.kind == "interventions":
+        return f"whether {names} is a candidate ({rule.text})"
+    if rule.kind == "contraindications":
+        return f"contraindication to {names} not assessable: {rule.text}"
+    return rule.if_unknown or rule.text

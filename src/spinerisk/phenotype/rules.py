@@ -18,6 +18,13 @@ import pandas as pd
 from spinerisk.phenotype.logic import All, Condition, Fires, Not, Ref, parse_condition
 from spinerisk.schema import PROCEDURES
 
+#: The review the rules encode (docs/clinical-framework.md summarises it section by section).
+REVIEW_CITATION = ("Pacella G, Natella R, Bruno F, et al. Subacute and Chronic Low-Back Pain: "
+                   "From MRI Phenotype to Imaging-Guided Interventions. Diagnostics. "
+                   "2026;16(2):240. doi:10.3390/diagnostics16020240")
+#: Where the project explains the review's sections and lists the rules under each.
+FRAMEWORK_DOC = "docs/clinical-framework.md"
+
 #: Numbered sections of the review (Pacella et al.) that rules may cite, with titles.
 REVIEW_SECTIONS: dict[str, str] = {
     "Abstract": "Abstract",
@@ -64,7 +71,8 @@ _COMMON = {"id", "sections", "rationale", "when"}
 _EXTRA_KEYS = {"phenotypes": {"support", "against"},
                "interventions": {"procedure", "phenotype", "positioning",
                                  "suppressed_by_red_flags"},
-               "contraindications": {"procedures"}, "notes": {"category"}}
+               "contraindications": {"procedures"}, "notes": {"category", "if_unknown"}}
+_OPTIONAL = {"interventions": {"when", "suppressed_by_red_flags"}, "notes": {"if_unknown"}}
 
 
 @dataclass(frozen=True)
@@ -97,6 +105,9 @@ class Rule:
         For notes: ``timing`` or ``safety``.
     support, against : tuple of str
         For phenotypes: finding rule ids that support or speak against it.
+    if_unknown : str
+        For notes: the wording when the note's findings are not recorded (a conditional,
+        never a statement of fact); empty to reuse ``text``.
     """
 
     id: str
@@ -111,6 +122,7 @@ class Rule:
     category: str = ""
     support: tuple[str, ...] = ()
     against: tuple[str, ...] = ()
+    if_unknown: str = ""
 
 
 @dataclass(frozen=True)
@@ -156,6 +168,22 @@ class RuleBook:
         } for r in self.rules])
 
 
+def section_anchor(section: str) -> str:
+    """The anchor of a review section in :data:`FRAMEWORK_DOC` (``2.1`` -> ``review-2-1``)."""
+    return "review-" + section.lower().replace(".", "-")
+
+
+def rule_index_markdown(book: RuleBook) -> str:
+    """Every rule with its kind, output and links to the review sections it encodes, as the
+    Markdown table that closes :data:`FRAMEWORK_DOC` (a test keeps the two identical)."""
+    lines = ["| rule | kind | output | review sections |", "|---|---|---|---|"]
+    for r in book.rules:
+        links = ", ".join(f"[{s}](#{section_anchor(s)})" for s in r.sections)
+        text = r.text.replace("|", "/")
+        lines.append(f"| `{r.id}` | {r.kind.replace('_', ' ')} | {text} | {links} |")
+    return "\n".join(lines) + "\n"
+
+
 def load_rules(path: str | Path | None = None) -> RuleBook:
     """Read and check a rule file (default: the packaged ``rules.yaml``).
 
@@ -190,7 +218,7 @@ def default_rules() -> RuleBook:
 def _build_rule(kind: str, entry: dict[str, Any], defined: set[str]) -> Rule:
     rule_id = entry.get("id", "<missing id>")
     expected = _COMMON | {_TEXT_KEY[kind]} | _EXTRA_KEYS.get(kind, set())
-    optional = {"when", "suppressed_by_red_flags"} if kind == "interventions" else set()
+    optional = _OPTIONAL.get(kind, set())
     missing = expected - set(entry) - optional
     extra = set(entry) - expected
     if missing or extra:
@@ -215,7 +243,7 @@ def _build_rule(kind: str, entry: dict[str, Any], defined: set[str]) -> Rule:
     elif kind == "contraindications":
         fields |= {"procedures": tuple(entry["procedures"])}
     elif kind == "notes":
-        fields |= {"category": entry["category"]}
+        fields |= {"category": entry["category"], "if_unknown": entry.get("if_unknown", "")}
     rule = Rule(condition=condition, **fields)
     undefined = (rule.condition.refs() | set(rule.support) | set(rule.against)) - defined
     if undefined:
