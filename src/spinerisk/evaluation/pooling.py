@@ -91,13 +91,6 @@ class MetaAnalysis:
         d["notes"] = list(self.notes)
         return json_ready(d)
 
-    def site_interval(self, i: int) -> tuple[float, float, float]:
-        """Site ``i``'s estimate and Wald CI at ``level``, back on the reported scale."""
-        back = SCALES[self.scale][1]
-        z = norm.ppf(0.5 + self.level / 2)
-        y, s = self.yi[i], self.sei[i]
-        return float(back(y)), float(back(y - z * s)), float(back(y + z * s))
-
 
 def _check(yi, sei) -> tuple[np.ndarray, np.ndarray]:
     y, s = np.asarray(yi, float).ravel(), np.asarray(sei, float).ravel()
