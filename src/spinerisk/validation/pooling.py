@@ -161,8 +161,9 @@ def check_same_model(reports: Sequence[dict[str, Any]], names: Sequence[str], *,
     if not shared:
         notes.append("Model identity checked by the name given at validation only ("
                      + ", ".join(sorted({i.get('model', '(absent)') for i in ids}))
-                     + "); an alias can point to another version over time. Reports that name "
-                     "the model version, run id or fingerprint are compared on those.")
+                     + "): an alias or a file path can point to another model over time. "
+                     "Reports that name the model version, run id or fingerprint are compared "
+                     "on those.")
     identity = {k: v for k, v in ids[0].items() if all(i.get(k) == v for i in ids)}
     return identity, notes
 
