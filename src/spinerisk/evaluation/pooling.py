@@ -34,8 +34,8 @@ from scipy.stats import t as student_t
 
 from spinerisk.evaluation.results import json_ready
 
-__all__ = ["SCALES", "MetaAnalysis", "analysis_scale_se", "leave_one_out", "random_effects",
-           "tau2_dl", "tau2_reml"]
+__all__ = ["METRIC_SCALES", "SCALES", "MetaAnalysis", "SiteEstimate", "analysis_scale_se",
+           "leave_one_out", "pool_site_estimates", "random_effects", "tau2_dl", "tau2_reml"]
 
 Method = Literal["REML", "DL"]
 CIMethod = Literal["hksj", "z"]
@@ -46,6 +46,25 @@ SCALES: dict[str, tuple[Callable, Callable, Callable]] = {
     "logit": (logit, expit, lambda x: 1.0 / (x * (1.0 - x))),
     "log": (np.log, np.exp, lambda x: 1.0 / x),
 }
+
+
+#: metric names used across spinerisk -> the scale they are pooled on
+METRIC_SCALES: dict[str, str] = {
+    "c_statistic": "logit", "auc": "logit", "harrell_c": "logit", "uno_c": "logit",
+    "td_auc": "logit", "oe_ratio": "log", "calibration_in_the_large": "identity",
+    "citl_intercept": "identity", "calibration_slope": "identity", "cal_slope": "identity",
+}
+
+
+@dataclass(frozen=True)
+class SiteEstimate:
+    """One site's estimate of a measure with its CI (None where the site has none)."""
+
+    site: str
+    estimate: float | None
+    lower: float | None = None
+    upper: float | None = None
+    level: float = 0.95
 
 
 @dataclass(frozen=True)
@@ -266,3 +285,39 @@ def analysis_scale_se(estimate: float, lower: float, upper: float, level: float,
         se = (upper - lower) / (2 * z) * float(derivative(np.float64(estimate)))
         return theta, se, "Wald CI on the reported scale, delta method"
     return theta, (hi - lo) / (2 * z), f"asymmetric CI, width on the {scale} scale"
+
+
+def pool_site_estimates(sites: Sequence[SiteEstimate], *, scale: str, measure: str = "",
+                        **options) -> tuple[MetaAnalysis | None, dict[str, str],
+                                            list[tuple[str, str]]]:
+    """Pool sites' estimates with CIs: each site's SE on the analysis scale from its CI
+    (:func:`analysis_scale_se`), then :func:`random_effects` (``options``: method, ci, level).
+
+    A site without a finite estimate and CI, or whose CI reaches the edge of the scale
+    (0 for log, 0 or 1 for logit), is left out with the reason.
+
+    Returns
+    -------
+    (result, se_method_by_site, excluded) : ``result`` is None when no site is usable;
+    ``excluded`` lists (site, reason).
+    """
+    labels, ys, ses, how, excluded = [], [], [], {}, []
+    for s in sites:
+        values = (s.estimate, s.lower, s.upper)
+        if any(v is None or not np.isfinite(v) for v in values) or not s.lower < s.upper:
+            excluded.append((s.site, ("no estimate with a confidence interval (estimate "
+                                     f"{s.estimate}, CI {s.lower} to {s.upper})")))
+            continue
+        if scale != "identity" and (s.lower <= 0 or (scale == "logit" and s.upper >= 1)):
+            excluded.append((s.site, (f"CI {s.lower:.3g} to {s.upper:.3g} reaches the edge of "
+                                     f"the {scale} scale")))
+            continue
+        theta, se, method = analysis_scale_se(s.estimate, s.lower, s.upper, s.level, scale)
+        labels.append(s.site)
+        ys.append(theta)
+        ses.append(se)
+        how[s.site] = method
+    if not labels:
+        return None, how, excluded
+    return (random_effects(ys, ses, measure=measure, labels=labels, scale=scale, **options),
+            how, excluded)

@@ -23,8 +23,9 @@ import numpy as np
 
 from spinerisk.evaluation.pooling import (
     MetaAnalysis,
-    analysis_scale_se,
+    SiteEstimate,
     leave_one_out,
+    pool_site_estimates,
     random_effects,
 )
 from spinerisk.evaluation.results import json_ready
@@ -168,31 +169,16 @@ def check_same_model(reports: Sequence[dict[str, Any]], names: Sequence[str], *,
     return identity, notes
 
 
-def _site_estimates(reports, names, key: str) -> tuple[list[int], list[float], list[float],
-                                                       dict[str, str], list[Exclusion]]:
-    metric_keys, scale, label = MEASURES[key]
-    rows, ys, ses, how, excluded = [], [], [], {}, []
-    for i, (name, report) in enumerate(zip(names, reports)):
+def _site_estimates(reports, names, key: str) -> list[SiteEstimate]:
+    """Each report's estimate of a measure (None where the report has none)."""
+    metric_keys = MEASURES[key][0]
+    out = []
+    for name, report in zip(names, reports):
         metrics = report.get("performance", {}).get("metrics", {})
-        est = next((metrics[k] for k in metric_keys if metrics.get(k)), None)
-        if est is None:
-            excluded.append(Exclusion(name, label, f"the report has no {' or '.join(metric_keys)}"))
-            continue
-        e, lo, hi = est.get("estimate"), est.get("ci_lower"), est.get("ci_upper")
-        if e is None or lo is None or hi is None or not lo < hi:
-            excluded.append(Exclusion(name, label, "no estimate with a confidence interval "
-                                                   f"(estimate {e}, CI {lo} to {hi})"))
-            continue
-        if scale != "identity" and (lo <= 0 or (scale == "logit" and hi >= 1)):
-            excluded.append(Exclusion(name, label, f"CI {lo:.3g} to {hi:.3g} reaches the edge "
-                                                   f"of the {scale} scale"))
-            continue
-        theta, se, method = analysis_scale_se(e, lo, hi, est.get("ci_level", 0.95), scale)
-        rows.append(i)
-        ys.append(theta)
-        ses.append(se)
-        how[name] = method
-    return rows, ys, ses, how, excluded
+        est = next((metrics[k] for k in metric_keys if metrics.get(k)), {})
+        out.append(SiteEstimate(name, est.get("estimate"), est.get("ci_lower"),
+                                est.get("ci_upper"), est.get("ci_level", 0.95)))
+    return out
 
 
 def _nb_rows(report: dict[str, Any]) -> dict[float, dict[str, Any]]:
@@ -288,12 +274,11 @@ def pool_reports(reports: Sequence[dict[str, Any]], *, names: Sequence[str] | No
     options = {"method": method, "ci": ci, "level": level}
     measures, exclusions = {}, []
     for key, (_keys, scale, label) in MEASURES.items():
-        rows, ys, ses, how, excluded = _site_estimates(reports, names, key)
-        exclusions += excluded
-        if not rows:
+        result, how, excluded = pool_site_estimates(_site_estimates(reports, names, key),
+                                                    scale=scale, measure=label, **options)
+        exclusions += [Exclusion(site, label, reason) for site, reason in excluded]
+        if result is None:
             continue
-        result = random_effects(ys, ses, measure=label, labels=[names[i] for i in rows],
-                                scale=scale, **options)
         loo = leave_one_out(result) if result.k >= 3 else []
         measures[key] = PooledMeasure(key, result, loo, how)
     task = reports[0].get("task") or {}
