@@ -80,8 +80,11 @@ def test_different_models_refused_unless_allowed(site_reports):
 
 def test_exact_identity_fields_decide_when_present(site_reports):
     tagged = copy.deepcopy(site_reports)
-    for r in tagged:
-        r["model_identity"] = {"name": "spinerisk-response", "version": "3", "run_id": "abc"}
+    for r in tagged:  # the identity block spinerisk validate writes for a registered model
+        r["model_identity"] = {"uri": r["model"], "name": "spinerisk-response",
+                               "alias": "candidate", "version": "3", "run_id": "abc",
+                               "data_fingerprint": "f00d", "trained_at": None,
+                               "training_versions": {"spinerisk": "0.1"}, "missing": {}}
     tagged[0]["model"] = "models:/spinerisk-response/3"  # another spelling, same version
     pooled = pool_reports(tagged)
     assert pooled.model["version"] == "3" and not any("alias" in n for n in pooled.notes)
@@ -131,12 +134,22 @@ def test_net_benefit_se_matches_bootstrap(seed):
     assert got["net_benefit"][0] == pytest.approx(row["net_benefit"], abs=1e-12)
 
 
-def test_survival_reports_do_not_pool_net_benefit(site_reports):
-    as_survival = copy.deepcopy(site_reports)
-    for r in as_survival:
-        r["task"]["time"] = "months"
-    pooled = pool_reports(as_survival)
+def test_survival_reports_pool_harrell_c_but_not_net_benefit(seed, site_factory, tmp_path):
+    from spinerisk.report.pooled import write_pooled_report
+
+    spec = spine_task_spec("reoperation", ["age", "sex", "bmi", "smoking"])
+    reports = []
+    for i, (a, b) in enumerate(SHIFTS[:3]):
+        frame, risk = site_factory(1500, "reoperation", seed + 20 + i, intercept=a, slope=b)
+        result = validate_predictions(frame, risk, spec, site=f"R{i}", n_boot=50, seed=seed)
+        reports.append(json.loads(json.dumps(result.to_dict())))
+    pooled = pool_reports(reports)
+    harrell = [r["performance"]["metrics"]["harrell_c"]["estimate"] for r in reports]
+    c = pooled.measures["c"].result
+    assert c.k == 3 and min(harrell) <= c.estimate <= max(harrell)
     assert pooled.net_benefit == [] and "Kaplan-Meier" in pooled.net_benefit_note
+    html = write_pooled_report(pooled.to_dict(), tmp_path)["html"].read_text()
+    assert "Kaplan-Meier" in html
 
 
 def test_pooled_report_files_agree_with_json(site_reports, tmp_path):
