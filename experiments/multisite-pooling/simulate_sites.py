@@ -40,27 +40,31 @@ def site_truth(model: RiskModel, profile: SiteProfile, seed: int, n: int = 40_00
     return {"c": float(c), "oe": float(true.mean() / risk.mean()), "n": int(rows.sum())}
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", required=True)
-    parser.add_argument("--dev-n", type=int, default=8000)
-    args = parser.parse_args()
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    dev = simulate(args.dev_n, site_profiles=[SiteProfile("DEV")], seed=1, tasks=("response",))
+def develop(n: int) -> RiskModel:
+    """The logistic response model, developed on a simulated reference-site cohort."""
+    dev = simulate(n, site_profiles=[SiteProfile("DEV")], seed=1, tasks=("response",))
     rows = dev.frame[dev.frame["response_50"].notna()]
     model = RiskModel(task=spine_task("response", predictors=PREDICTORS), learner="logistic")
-    model.fit(rows, rows["response_50"].astype(int).to_numpy())
-    joblib.dump(model, out / "model.joblib")
+    return model.fit(rows, rows["response_50"].astype(int).to_numpy())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", required=True, type=Path)
+    parser.add_argument("--dev-n", type=int, default=8000)
+    args = parser.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    model = develop(args.dev_n)
+    joblib.dump(model, args.out / "model.joblib")
     truth = {}
     for site, (intercept, slope, n, seed) in SITES.items():
         profile = SiteProfile(site, outcome_intercept=intercept, outcome_slope=slope)
         cohort = simulate(n, site_profiles=[profile], seed=seed, tasks=("response",))
-        write_cohort(cohort, out / f"{site}.parquet")
+        write_cohort(cohort, args.out / f"{site}.parquet")
         truth[site] = {"baseline_shift": intercept, "slope": slope,
                        **site_truth(model, profile, seed)}
-    (out / "truth.json").write_text(json.dumps(truth, indent=1))
-    print(f"model and sites {', '.join(SITES)} in {out}")
+    (args.out / "truth.json").write_text(json.dumps(truth, indent=1))
+    print(f"model and sites {', '.join(SITES)} in {args.out}")
 
 
 if __name__ == "__main__":

@@ -6,7 +6,6 @@ section objects and the same HTML template and PDF layout.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -214,18 +213,12 @@ def write_pooled_report(pooled: dict[str, Any], out: str | Path) -> dict[str, Pa
     -------
     dict of kind -> path
     """
-    from spinerisk.report.render import document_html, document_pdf
+    from spinerisk.report.render import write_document
 
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
     figures = pooled_figures(pooled)
-    sections = build_pooled_sections(pooled)
-    args = (pooled_title(pooled), pooled_subtitle(pooled), pooled["disclaimer"], sections, figures)
-    paths = {"json": out / "pooled.json", "html": out / "pooled.html", "pdf": out / "pooled.pdf"}
-    paths["json"].write_text(json.dumps(pooled, indent=1))
-    paths["html"].write_text(document_html(*args))
-    paths["pdf"].write_bytes(document_pdf(*args))
+    paths = write_document(pooled, out, "pooled", pooled_title(pooled), pooled_subtitle(pooled),
+                           build_pooled_sections(pooled), figures)
     for name, png in figures.items():
-        paths[name] = out / f"{name}.png"
+        paths[name] = Path(out) / f"{name}.png"
         paths[name].write_bytes(png)
     return paths

@@ -96,6 +96,18 @@ def document_pdf(heading: str, sub: str, disclaimer: str, sections: list[Section
     return buffer.getvalue()
 
 
+def write_document(data: dict[str, Any], out: str | Path, stem: str, heading: str, sub: str,
+                   sections: list[Section], figures: dict[str, bytes]) -> dict[str, Path]:
+    """Write ``<stem>.json`` (``data``), ``<stem>.html`` and ``<stem>.pdf`` into ``out``."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = {kind: out / f"{stem}.{kind}" for kind in ("json", "html", "pdf")}
+    paths["json"].write_text(json.dumps(data, indent=1))
+    paths["html"].write_text(document_html(heading, sub, data["disclaimer"], sections, figures))
+    paths["pdf"].write_bytes(document_pdf(heading, sub, data["disclaimer"], sections, figures))
+    return paths
+
+
 def write_report(report: dict[str, Any], out: str | Path) -> dict[str, Path]:
     """Write ``report.json``, ``report.html`` and ``report.pdf`` into ``out``.
 
@@ -103,15 +115,9 @@ def write_report(report: dict[str, Any], out: str | Path) -> dict[str, Path]:
     -------
     dict of kind -> path
     """
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    figures = report_figures(report)
-    paths = {"json": out / "report.json", "html": out / "report.html", "pdf": out / "report.pdf"}
-    paths["json"].write_text(json.dumps(report, indent=1))
-    paths["html"].write_text(render_html(report, figures))
-    paths["pdf"].write_bytes(render_pdf(report, figures))
-    return paths
+    return write_document(report, out, "report", title(report), subtitle(report),
+                          build_sections(report), report_figures(report))
 
 
 __all__ = ["Section", "document_html", "document_pdf", "render_html", "render_pdf",
-           "write_report"]
+           "write_document", "write_report"]
