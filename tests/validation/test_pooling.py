@@ -178,6 +178,10 @@ def test_cli_pool_writes_report_and_refuses_mismatch(site_reports, tmp_path):
     ok = runner.invoke(app, ["pool", *files, "--out", str(tmp_path / "pooled")])
     assert ok.exit_code == 0, ok.output
     assert "C-statistic:" in ok.output and (tmp_path / "pooled" / "pooled.html").exists()
+    dl = runner.invoke(app, ["pool", *files, "--out", str(tmp_path / "dl"), "--method", "DL",
+                             "--no-hksj"])
+    settings = json.loads((tmp_path / "dl" / "pooled.json").read_text())["settings"]
+    assert dl.exit_code == 0 and (settings["method"], settings["ci"]) == ("DL", "z")
     other = json.loads((tmp_path / "S1.json").read_text())
     other["model"] = "models:/other@candidate"
     (tmp_path / "S1.json").write_text(json.dumps(other))

@@ -64,7 +64,8 @@ def pooled_title(p: dict[str, Any]) -> str:
 
 def pooled_subtitle(p: dict[str, Any]) -> str:
     t = p["task"]
-    return (f"Task {t.get('name')}: {t.get('description') or t.get('outcome')}. Random-effects "
+    what = (t.get("description") or t.get("outcome") or "").rstrip(".")
+    return (f"Task {t.get('name')}: {what}. Random-effects "
             f"meta-analysis of the sites' reports ({p['settings']['method']}, "
             f"{'Hartung-Knapp-Sidik-Jonkman' if p['settings']['ci'] == 'hksj' else 'Wald'} CI).")
 
@@ -76,6 +77,10 @@ def _summary(p):
         rows += [_pooled_row(mid["net_benefit"]), _pooled_row(mid["gain_over_treat_all"])]
     paras = [("The pooled estimate is the average performance across sites; the 95% prediction "
               "interval is the range expected for the true performance at a new site like these.")]
+    k = max((m["k"] for m in p["measures"].values()), default=0)
+    if 3 <= k <= 5:
+        paras.append(f"With {k} sites the prediction interval uses t on {k - 2} degrees of "
+                     "freedom and is wide; each further site narrows it.")
     notes = [n for m in p["measures"].values() for n in m["notes"]]
     return Section("1. Summary", paragraphs=paras, figures=[f"forest_{k}" for k in p["measures"]],
                    bullets=list(p["notes"]) + sorted(set(notes)), tables=[Table(
