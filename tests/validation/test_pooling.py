@@ -134,6 +134,17 @@ def test_net_benefit_se_matches_bootstrap(seed):
     assert got["net_benefit"][0] == pytest.approx(row["net_benefit"], abs=1e-12)
 
 
+def test_site_without_net_benefit_se_is_named_not_dropped(site_reports):
+    everyone = copy.deepcopy(site_reports)
+    for row in everyone[3]["performance"]["decision_curve"]["rows"]:
+        if row["variable"] == "model" and row["threshold"] < 0.205:  # all test-positive
+            row["tp_rate"], row["fp_rate"] = row["pos_rate"], 1 - row["pos_rate"]
+    first = pool_reports(everyone).net_benefit[0]
+    assert first["threshold"] == pytest.approx(0.2)
+    assert first["gain_over_treat_all"]["k"] == 3 and first["net_benefit"]["k"] == 4
+    assert "S3" in first["not_pooled"]["gain_over_treat_all"]
+
+
 def test_survival_reports_pool_harrell_c_but_not_net_benefit(seed, site_factory, tmp_path):
     from spinerisk.report.pooled import write_pooled_report
 

@@ -44,8 +44,9 @@ def _site_ci(m: dict[str, Any], i: int) -> tuple[float, float, float]:
 
 
 def middle_threshold(pooled: dict[str, Any]) -> dict[str, Any] | None:
-    """The net-benefit entry nearest the middle of the task's threshold range."""
-    rows = pooled["net_benefit"]
+    """The net-benefit entry nearest the middle of the task's threshold range (None when
+    there is none or the model's net benefit could not be pooled there)."""
+    rows = [r for r in pooled["net_benefit"] if r["net_benefit"] and r["gain_over_treat_all"]]
     if not rows:
         return None
     lo, hi = (pooled["task"].get("thresholds") or [rows[0]["threshold"], rows[-1]["threshold"]])
@@ -118,21 +119,34 @@ def _net_benefit(p):
     mid = middle_threshold(p)
     if mid is None:
         return Section("4. Net benefit", paragraphs=[p["net_benefit_note"]])
-    rows = [[num(r["threshold"], 2), num(r["net_benefit"]["estimate"], 4),
-             _interval(r["net_benefit"]["ci_lower"], r["net_benefit"]["ci_upper"], 4),
-             _interval(r["net_benefit"]["pi_lower"], r["net_benefit"]["pi_upper"], 4),
-             num(r["treat_all"]["estimate"], 4),
-             num(r["gain_over_treat_all"]["estimate"], 4),
-             _interval(r["gain_over_treat_all"]["ci_lower"], r["gain_over_treat_all"]["ci_upper"], 4)]
-            for r in p["net_benefit"][::5]]
+    rows = [[num(r["threshold"], 2), _nb_cell(r, "net_benefit", "estimate"),
+             _nb_cell(r, "net_benefit", "ci"), _nb_cell(r, "net_benefit", "pi"),
+             _nb_cell(r, "treat_all", "estimate"), _nb_cell(r, "gain_over_treat_all", "estimate"),
+             _nb_cell(r, "gain_over_treat_all", "ci")] for r in p["net_benefit"][::5]]
+    by_reason: dict[str, list[str]] = {}
+    for r in p["net_benefit"]:
+        for key, why in r["not_pooled"].items():
+            by_reason.setdefault(f"{key.replace('_', ' ')}: {why}", []).append(f"{r['threshold']:g}")
+    missing = [f"{why} at threshold(s) {', '.join(ts)}" for why, ts in by_reason.items()]
     return Section("4. Net benefit", paragraphs=[
         p["net_benefit_note"],
         ("The model is useful at a threshold where its net benefit exceeds both treat-all and "
          "treat-none (0); the table shows every fifth threshold (all are in pooled.json).")],
+        bullets=missing,
         figures=["decision", "forest_nb"], tables=[Table(
             ["threshold", "net benefit", "95% CI", "95% PI", "treat all", "gain over treat-all",
              "95% CI"],
             rows, "Pooled net benefit")])
+
+
+def _nb_cell(r: dict[str, Any], strategy: str, what: str) -> str:
+    """One cell of the net-benefit table: estimate, ``ci`` or ``pi``; NA when not pooled."""
+    e = r[strategy]
+    if e is None:
+        return "NA"
+    if what == "estimate":
+        return num(e["estimate"], 4)
+    return _interval(e[f"{what}_lower"], e[f"{what}_upper"], 4)
 
 
 def _methods(p):
@@ -180,8 +194,8 @@ def decision_plot(p: dict[str, Any]) -> bytes:
     t = np.array([r["threshold"] for r in rows])
 
     def col(strategy, key):
-        return np.array([np.nan if r[strategy][key] is None else r[strategy][key]
-                         for r in rows], float)
+        return np.array([np.nan if r[strategy] is None or r[strategy][key] is None
+                         else r[strategy][key] for r in rows], float)
 
     fig, ax = _figure(6.0, 3.6)
     ax.fill_between(t, col("net_benefit", "pi_lower"), col("net_benefit", "pi_upper"),

@@ -220,19 +220,22 @@ def _pool_net_benefit(reports, names, survival: bool, **options) -> tuple[list[d
     out = []
     for t in common:
         cells = [net_benefit_se(p[t]) for p in per_site]
-        usable = [i for i, c in enumerate(cells) if all(se > 0 for _e, se in c.values())]
-        if len(usable) < 2:
-            continue
-        entry: dict[str, Any] = {"threshold": t, "sites_without_se": [
-            names[i] for i in range(len(cells)) if i not in usable]}
+        entry: dict[str, Any] = {"threshold": t, "not_pooled": {}}
         for key, label in labels.items():
-            entry[key] = random_effects(
+            usable = [i for i, c in enumerate(cells) if c[key][1] > 0]
+            without = [names[i] for i in range(len(cells)) if i not in usable]
+            if without:  # SE 0: nobody or everybody test-positive at that site
+                entry["not_pooled"][key] = (f"no SE at {', '.join(without)} (all patients on "
+                                            "one side of the threshold)")
+            entry[key] = None if len(usable) < 2 else random_effects(
                 [cells[i][key][0] for i in usable], [cells[i][key][1] for i in usable],
                 measure=f"{label} at {t:g}", labels=[names[i] for i in usable],
                 **options).to_dict()
         out.append(entry)
     note = ("Net benefit pooled at every threshold the reports share; SEs from the multinomial "
-            "counts of each site's true/false positives.")
+            "counts of each site's true/false positives. A site whose patients all fall on one "
+            "side of a threshold has no SE there and is left out at that threshold (listed "
+            "under not_pooled); fewer than 2 sites left: NA.")
     if not common:
         note = "Net benefit not pooled: the reports share no decision-curve threshold."
     return out, note
