@@ -192,6 +192,58 @@ def validate(
     typer.echo(summary)
 
 
+class PoolMethod(str, Enum):
+    REML = "REML"
+    DL = "DL"
+
+
+@app.command()
+def pool(
+    reports: Annotated[list[Path], typer.Argument(
+        help="Site reports (report.json of spinerisk validate), one per site.")],
+    out: Annotated[Path, typer.Option(help="Folder for pooled.html, pooled.pdf, pooled.json "
+                                           "and the forest plots.")],
+    method: Annotated[PoolMethod, typer.Option(
+        help="Between-site variance: REML or DerSimonian-Laird.")] = PoolMethod.REML,
+    hksj: Annotated[bool, typer.Option(
+        help="Hartung-Knapp-Sidik-Jonkman CI of the pooled mean (else Wald z).")] = True,
+    allow_different_models: Annotated[bool, typer.Option(
+        help="Pool reports whose model identity differs (the report says so).")] = False,
+) -> None:
+    """Pool site validation reports by random-effects meta-analysis (aggregates only)."""
+    import json
+
+    from spinerisk.report.pooled import write_pooled_report
+    from spinerisk.validation.pooling import ReportMismatchError, pool_reports
+
+    loaded = []
+    for path in reports:
+        try:
+            loaded.append(json.loads(path.read_text()))
+        except (OSError, json.JSONDecodeError) as err:
+            typer.echo(f"{path}: cannot read a report ({err}); fix: pass the report.json files "
+                       "written by spinerisk validate", err=True)
+            raise typer.Exit(code=2) from None
+    if len(loaded) < 2:
+        typer.echo(f"{len(loaded)} report given; pooling needs at least 2 (one per site).", err=True)
+        raise typer.Exit(code=2)
+    try:
+        pooled = pool_reports(loaded, method=method.value, ci="hksj" if hksj else "z",
+                              allow_different_models=allow_different_models)
+    except (ReportMismatchError, ValueError) as err:
+        typer.echo(f"cannot pool: {err}", err=True)
+        raise typer.Exit(code=2) from None
+    paths = write_pooled_report(pooled.to_dict(), out)
+    for m in pooled.measures.values():
+        r = m.result
+        pi = "" if r.k < 3 else f", 95% PI {r.pi_lower:.3f} to {r.pi_upper:.3f}"
+        typer.echo(f"{r.measure}: {r.estimate:.3f} (95% CI {r.ci_lower:.3f} to {r.ci_upper:.3f}"
+                   f"{pi}), I2 {r.i2:.0%}, {r.k} sites")
+    for e in pooled.exclusions:
+        typer.echo(f"excluded {e.site} from {e.measure}: {e.reason}")
+    typer.echo("wrote " + ", ".join(str(paths[k]) for k in ("json", "html", "pdf")))
+
+
 @app.command()
 def metrics(
     data: Annotated[Path, typer.Option(help="Prediction table (.csv or .parquet), one row per patient.")],

@@ -7,8 +7,9 @@ import numpy as np
 import pytest
 from statsmodels.stats.meta_analysis import combine_effects
 
+from spinerisk.evaluation.pooling import random_effects
 from spinerisk.validation import load_task_spec
-from spinerisk.validation.iecv import internal_external, random_effects
+from spinerisk.validation.iecv import internal_external
 from spinerisk.validation.task import read_generic_table
 
 
@@ -47,10 +48,10 @@ def test_heterogeneity_is_reported(iecv):
 def test_random_effects_matches_statsmodels(seed):
     rng = np.random.default_rng(seed)
     y, se = rng.normal(0.5, 0.3, 6), rng.uniform(0.05, 0.2, 6)
-    ours = random_effects(y, se, "x")
+    ours = random_effects(y, se, method="DL", ci="z")
     ref = combine_effects(y, se ** 2, method_re="dl")
     assert ours.estimate == pytest.approx(ref.mean_effect_re, rel=1e-10)
     assert ours.tau2 == pytest.approx(ref.tau2, rel=1e-8, abs=1e-14)
     lo, hi = ref.conf_int()[1]  # (fixed, random, fixed wls, random wls): the random effect
-    assert (ours.lower, ours.upper) == pytest.approx((lo, hi), rel=1e-8)
+    assert (ours.ci_lower, ours.ci_upper) == pytest.approx((lo, hi), rel=1e-8)
     assert ours.i2 == pytest.approx(ref.i2, rel=1e-8, abs=1e-12)

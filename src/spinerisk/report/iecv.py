@@ -45,7 +45,7 @@ def summary_markdown(title: str, reports: dict[str, dict[str, Any]],
         lines.append(f"| {r['site']} | {r['n']} | {r['events']} | {_e(r['c'])} | {_e(r['oe'])} | "
                      f"{_e(r['citl'])} | {_e(r['slope'])} | {_e(r['membership_c'])} | "
                      f"{r['verdict']} | {r['update']} |")
-    lines += ["", "## Heterogeneity across sites (DerSimonian-Laird random effects)", "",
+    lines += ["", "## Heterogeneity across sites (random effects: REML, HKSJ CI, t(k-2) prediction interval)", "",
               "| measure | pooled (95% CI) | 95% prediction interval | tau^2 | I^2 |",
               "|---|---|---|---|---|"]
     for p in pooled:

@@ -17,18 +17,32 @@ from spinerisk.report.plots import data_uri, report_figures
 
 def render_html(report: dict[str, Any], figures: dict[str, bytes]) -> str:
     """The report as one self-contained HTML page."""
+    return document_html(title(report), subtitle(report), report["disclaimer"],
+                         build_sections(report), figures)
+
+
+def render_pdf(report: dict[str, Any], figures: dict[str, bytes]) -> bytes:
+    """The same sections as the HTML page, as a PDF document."""
+    return document_pdf(title(report), subtitle(report), report["disclaimer"],
+                        build_sections(report), figures)
+
+
+def document_html(heading: str, sub: str, disclaimer: str, sections: list[Section],
+                  figures: dict[str, bytes]) -> str:
+    """Any report's sections as one self-contained HTML page (the site report's style)."""
     from jinja2 import Environment, PackageLoader, select_autoescape
 
     env = Environment(loader=PackageLoader("spinerisk.report", "templates"),
                       autoescape=select_autoescape(["html", "j2"]))
     template = env.get_template("validation.html.j2")
-    return template.render(title=title(report), subtitle=subtitle(report),
-                           disclaimer=report["disclaimer"], sections=build_sections(report),
+    return template.render(title=heading, subtitle=sub, disclaimer=disclaimer,
+                           sections=sections,
                            figures={k: data_uri(v) for k, v in figures.items()})
 
 
-def render_pdf(report: dict[str, Any], figures: dict[str, bytes]) -> bytes:
-    """The same sections as the HTML page, as a PDF document."""
+def document_pdf(heading: str, sub: str, disclaimer: str, sections: list[Section],
+                 figures: dict[str, bytes]) -> bytes:
+    """The same sections as :func:`document_html`, as a PDF document."""
     from xml.sax.saxutils import escape
 
     from reportlab.lib import colors
@@ -47,9 +61,9 @@ def render_pdf(report: dict[str, Any], figures: dict[str, bytes]) -> bytes:
 
     styles = getSampleStyleSheet()
     small = styles["BodyText"].clone("small", fontSize=7, leading=8.5)
-    story: list[Any] = [Paragraph(escape(title(report)), styles["Title"]),
-                        Paragraph(escape(subtitle(report)), styles["BodyText"]),
-                        Paragraph(escape(report["disclaimer"]), styles["Italic"])]
+    story: list[Any] = [Paragraph(escape(heading), styles["Title"]),
+                        Paragraph(escape(sub), styles["BodyText"]),
+                        Paragraph(escape(disclaimer), styles["Italic"])]
     width = A4[0] - 3 * cm
 
     def image(png: bytes) -> Image:
@@ -59,7 +73,7 @@ def render_pdf(report: dict[str, Any], figures: dict[str, bytes]) -> bytes:
         scale = min(width * 0.7 / w, 9 * cm / h)
         return Image(io.BytesIO(png), w * scale, h * scale)
 
-    for section in build_sections(report):
+    for section in sections:
         story += [Spacer(1, 6), Paragraph(escape(section.title), styles["Heading2"])]
         story += [Paragraph(escape(p), styles["BodyText"]) for p in section.paragraphs]
         if section.bullets:
@@ -77,9 +91,21 @@ def render_pdf(report: dict[str, Any], figures: dict[str, bytes]) -> bytes:
                                    ("VALIGN", (0, 0), (-1, -1), "TOP")]))
             story.append(t)
     buffer = io.BytesIO()
-    SimpleDocTemplate(buffer, pagesize=A4, title=title(report), leftMargin=1.5 * cm,
+    SimpleDocTemplate(buffer, pagesize=A4, title=heading, leftMargin=1.5 * cm,
                       rightMargin=1.5 * cm, topMargin=1.5 * cm, bottomMargin=1.5 * cm).build(story)
     return buffer.getvalue()
+
+
+def write_document(data: dict[str, Any], out: str | Path, stem: str, heading: str, sub: str,
+                   sections: list[Section], figures: dict[str, bytes]) -> dict[str, Path]:
+    """Write ``<stem>.json`` (``data``), ``<stem>.html`` and ``<stem>.pdf`` into ``out``."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = {kind: out / f"{stem}.{kind}" for kind in ("json", "html", "pdf")}
+    paths["json"].write_text(json.dumps(data, indent=1))
+    paths["html"].write_text(document_html(heading, sub, data["disclaimer"], sections, figures))
+    paths["pdf"].write_bytes(document_pdf(heading, sub, data["disclaimer"], sections, figures))
+    return paths
 
 
 def write_report(report: dict[str, Any], out: str | Path) -> dict[str, Path]:
@@ -89,14 +115,9 @@ def write_report(report: dict[str, Any], out: str | Path) -> dict[str, Path]:
     -------
     dict of kind -> path
     """
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    figures = report_figures(report)
-    paths = {"json": out / "report.json", "html": out / "report.html", "pdf": out / "report.pdf"}
-    paths["json"].write_text(json.dumps(report, indent=1))
-    paths["html"].write_text(render_html(report, figures))
-    paths["pdf"].write_bytes(render_pdf(report, figures))
-    return paths
+    return write_document(report, out, "report", title(report), subtitle(report),
+                          build_sections(report), report_figures(report))
 
 
-__all__ = ["Section", "render_html", "render_pdf", "write_report"]
+__all__ = ["Section", "document_html", "document_pdf", "render_html", "render_pdf",
+           "write_document", "write_report"]

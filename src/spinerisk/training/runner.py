@@ -10,7 +10,8 @@ In the order of a methods section:
    Optuna, proper score), the model is fitted there (calibration on its own
    out-of-fold margins) and scored on the held-out part: nested cross-validation.
 4. Performance of the pooled held-out risks with CIs; internal-external CV by site
-   (each site held out once, with the final hyperparameters) when there are several.
+   (each site held out once, with the final hyperparameters) when there are several,
+   its per-site metrics pooled by random-effects meta-analysis (``training.sites``).
 5. Final model: tuned and fitted on all rows, logged as a pyfunc returning calibrated
    risk and registered as ``spinerisk-<task>`` with alias ``candidate``.
 """
@@ -36,6 +37,7 @@ from spinerisk.training.cv import Folds, grouped_folds, site_folds
 from spinerisk.training.data import TaskData, fingerprint, task_data
 from spinerisk.training.performance import Performance, performance, save_plots
 from spinerisk.training.scoring import cv_loss
+from spinerisk.training.sites import pool_sites
 
 MISSING_STRATEGY = {
     "logistic": "median imputation plus a missing-indicator column per predictor with "
@@ -60,6 +62,7 @@ class ExperimentResult:
     model: RiskModel
     oof_risk: np.ndarray
     site_performance: dict[str, dict[str, float]] = field(default_factory=dict)
+    site_pooled: dict[str, dict[str, Any]] = field(default_factory=dict)
     model_info: dict[str, str] = field(default_factory=dict)
     run_id: str = ""
     training_rows: pd.DataFrame | None = field(default=None, repr=False)
@@ -77,6 +80,11 @@ class ExperimentResult:
         for name, label in labels.items():
             if name in m:
                 row[label] = _fmt(m[name])
+        oe = self.site_pooled.get("oe_ratio")
+        if oe is not None:  # the sites' spread, which the pooled held-out O/E averages away
+            pi = ("" if oe["pi_lower"] is None
+                  else f"; PI {oe['pi_lower']:.2f}-{oe['pi_upper']:.2f}")
+            row["O/E by site"] = f"{oe['site_min']:.2f}-{oe['site_max']:.2f}{pi}"
         row["model"] = self.model_info.get("alias_uri", "") or "not registered"
         return row
 
@@ -276,6 +284,7 @@ def _run(config, task, data, summary, folds, fold_log, run, progress, started):
         sites = internal_external(fitter, data, params, min(config.cv.bootstrap, 100),
                                   progress)
     return ExperimentResult(config, task, summary, fold_log, perf, params, model, oof, sites,
+                            site_pooled=pool_sites(sites) if sites else {},
                             seconds=time.perf_counter() - started, training_rows=data.X)
 
 
@@ -304,6 +313,11 @@ def _log(run, result: ExperimentResult) -> None:
                  "performance.json")
     if result.site_performance:
         run.log_dict(result.site_performance, "internal_external.json")
+    if result.site_pooled:
+        run.log_dict(result.site_pooled, "internal_external_pooled.json")
+        run.log_metrics({f"iecv_pooled_{metric}_{k}": p[k] for metric, p in result.site_pooled.items()
+                         for k in ("estimate", "ci_lower", "ci_upper", "pi_lower", "pi_upper",
+                                   "tau2", "i2") if p[k] is not None})
     run.log_dict({"feature_to_variable": result.model.feature_to_variable_,
                   "training_profile": result.model.training_profile_}, "model_card.json")
     with tempfile.TemporaryDirectory() as tmp:

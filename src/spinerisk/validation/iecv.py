@@ -3,8 +3,9 @@
 Each site in turn is held out: the model is developed on the other sites and validated
 on it with :func:`~spinerisk.validation.core.validate_predictions` (Royston, Parmar &
 Sylvester 2004; Steyerberg & Harrell 2016). Site-level C, O/E, calibration-in-the-large
-and slope are then pooled by a DerSimonian-Laird random-effects meta-analysis with tau^2,
-I^2 and a 95% prediction interval for a new site (Riley, Higgins & Deeks 2011).
+and slope are then pooled by :mod:`spinerisk.evaluation.pooling` (random effects, REML
+with HKSJ CIs) with tau^2, I^2 and a 95% prediction interval for a new site (Riley,
+Higgins & Deeks 2011).
 """
 
 from __future__ import annotations
@@ -16,10 +17,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy.special import expit, logit
-from scipy.stats import norm
-from scipy.stats import t as student_t
 
+from spinerisk.evaluation.pooling import METRIC_SCALES, SiteEstimate, pool_site_estimates
 from spinerisk.validation.casemix import development_reference
 from spinerisk.validation.core import ValidationResult, validate_predictions
 from spinerisk.validation.task import PredictorEncoder, TaskSpec, eligible_rows
@@ -66,50 +65,25 @@ class Pooled:
         return dict(self.__dict__)
 
 
-def random_effects(values: np.ndarray, ses: np.ndarray, measure: str,
-                   back: Callable[[np.ndarray], np.ndarray] = lambda v: v) -> Pooled:
-    """DerSimonian-Laird pooling; ``back`` maps the analysis scale to the reported one.
-
-    The prediction interval uses a t distribution with k - 2 degrees of freedom (k >= 3).
-    """
-    y, v = np.asarray(values, float), np.asarray(ses, float) ** 2
-    w = 1 / v
-    mean_fixed = np.sum(w * y) / w.sum()
-    q = float(np.sum(w * (y - mean_fixed) ** 2))
-    k = y.size
-    tau2 = max(0.0, (q - (k - 1)) / (w.sum() - np.sum(w ** 2) / w.sum()))
-    ws = 1 / (v + tau2)
-    mu = float(np.sum(ws * y) / ws.sum())
-    se = float(np.sqrt(1 / ws.sum()))
-    z = norm.ppf(0.975)
-    half_pi = (student_t.ppf(0.975, k - 2) * np.sqrt(tau2 + se ** 2)) if k >= 3 else np.nan
-    i2 = max(0.0, (q - (k - 1)) / q) if q > 0 else 0.0
-    b = lambda x: float(back(np.asarray(x)))
-    return Pooled(measure, b(mu), b(mu - z * se), b(mu + z * se), b(mu - half_pi),
-                  b(mu + half_pi), tau2, i2, k)
-
-
-def _se(e) -> float:
-    return (e.upper - e.lower) / (2 * norm.ppf(0.5 + e.level / 2))
-
-
-def heterogeneity(results: dict[str, ValidationResult]) -> list[Pooled]:
-    """Pool C (logit scale), O/E (log scale), calibration-in-the-large and slope."""
+def heterogeneity(results: dict[str, ValidationResult], *, method: str = "REML",
+                  ci: str = "hksj") -> list[Pooled]:
+    """Pool C (logit scale), O/E (log scale), calibration-in-the-large and slope across
+    the held-out sites with :func:`spinerisk.evaluation.pooling.pool_site_estimates` (the
+    same pooling as ``spinerisk pool``; REML with HKSJ CIs by default)."""
+    survival = next(iter(results.values())).task.survival
+    measures = (("harrell_c" if survival else "c_statistic", "C-statistic"),
+                ("oe_ratio", "O/E ratio"),
+                ("calibration_in_the_large", "calibration-in-the-large"),
+                ("calibration_slope", "calibration slope"))
     out = []
-    m = {s: r.performance.metrics for s, r in results.items()}
-    c_key = "harrell_c" if next(iter(results.values())).task.survival else "c_statistic"
-    cs = [x[c_key] for x in m.values()]
-    out.append(random_effects(logit([c.estimate for c in cs]),
-                              [_se(c) / (c.estimate * (1 - c.estimate)) for c in cs],
-                              "C-statistic", expit))
-    oe = [x["oe_ratio"] for x in m.values()]
-    out.append(random_effects(np.log([e.estimate for e in oe]),
-                              [(np.log(e.upper) - np.log(e.lower)) / (2 * norm.ppf(0.975)) for e in oe],
-                              "O/E ratio", np.exp))
-    for key, label in (("calibration_in_the_large", "calibration-in-the-large"),
-                       ("calibration_slope", "calibration slope")):
-        est = [x[key] for x in m.values()]
-        out.append(random_effects([e.estimate for e in est], [_se(e) for e in est], label))
+    for key, label in measures:
+        sites = [SiteEstimate(s, e.estimate, e.lower, e.upper, e.level) for s, r in results.items()
+                 for e in [r.performance.metrics[key]]]
+        meta, _how, _excluded = pool_site_estimates(sites, scale=METRIC_SCALES[key],
+                                                    measure=label, method=method, ci=ci)
+        if meta is not None:
+            out.append(Pooled(label, meta.estimate, meta.ci_lower, meta.ci_upper,
+                              meta.pi_lower, meta.pi_upper, meta.tau2, meta.i2, meta.k))
     return out
 
 
