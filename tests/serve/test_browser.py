@@ -48,15 +48,18 @@ def page(request, browser, server):
     context = browser.new_context(viewport=VIEWPORTS[request.param])
     page = context.new_page()
     page.viewport_name = request.param
-    outside = []
+    outside, console_errors = [], []
     page.on("request", lambda r: outside.append(r.url)
             if not r.url.startswith(server.url) else None)
+    # a Content-Security-Policy violation (inline script or style) is a console error
+    page.on("console", lambda m: console_errors.append(m.text) if m.type == "error" else None)
     page.goto(server.url)
     page.wait_for_selector("body[data-ready='1']")
     page.fill("#api-key", server.key)
     yield page
     context.close()
     assert outside == [], outside
+    assert [e for e in console_errors if "Failed to load resource" not in e] == []
 
 
 def _predict_example(page, name=TYPICAL):
@@ -92,11 +95,18 @@ def test_result_in_view_no_overflow_and_chart_not_clipped(page, server):
     assert ">=" not in page.inner_text("#result")  # typography: ≥
     page.screenshot(path=str(ARTIFACTS / f"page_{page.viewport_name}_result.png"))
     page.screenshot(path=str(ARTIFACTS / f"page_{page.viewport_name}_full.png"), full_page=True)
-    # from the top of the page again, Predict brings the (new) result back into view
-    page.evaluate("window.scrollTo(0, 0)")
-    page.click("#submit")
-    page.wait_for_selector("#answer:not([hidden])")
-    assert page.evaluate(IN_VIEW, "#risk")
+    # from the bottom and from the top of the page, Predict brings the new result into view
+    for where in ("document.body.scrollHeight", "0"):
+        page.evaluate(f"window.scrollTo(0, {where})")
+        page.click("#submit")
+        page.wait_for_selector("#answer:not([hidden])")
+        assert page.evaluate(IN_VIEW, "#risk"), where
+
+
+def test_the_api_reference_renders_under_the_policy(page, server):
+    page.goto(server.url + "/docs")
+    page.wait_for_selector(".op")
+    assert page.locator(".op").count() >= 4
 
 
 def test_procedures_and_levels_show_clinical_names(page):

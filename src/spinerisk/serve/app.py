@@ -35,6 +35,7 @@ from fastapi.responses import FileResponse, JSONResponse
 from fastapi.security import APIKeyHeader
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
 from spinerisk.schema import SchemaValidationError, validate_record
@@ -151,14 +152,16 @@ def create_app(service, api_key: str, max_body_bytes: int = DEFAULT_MAX_BODY_BYT
 
     @app.post("/v1/predict", tags=["predict"], dependencies=[Depends(require_key)],
               responses=_ERRORS, openapi_extra=_PREDICT_BODY)
-    async def predict(request: Request) -> dict[str, Any]:
+    async def predict(request: Request) -> JSONResponse:
         """Pathway summary, calibrated risk, interval, out-of-distribution check and
         drivers for one patient."""
         body = _envelope(pf.read_json(await request.body(),
                                       request.headers.get("content-type")))
-        result = service.predict(body.patient, task=body.task, alias=body.model)
+        # in the thread pool: xgboost and numpy release the GIL, so requests overlap
+        result = await run_in_threadpool(service.predict, body.patient, task=body.task,
+                                         alias=body.model)
         request.scope["state"]["model_version"] = result["model"]["version"]
-        return result
+        return JSONResponse(result)  # already plain JSON types: no re-encoding pass
 
     _mount_pages(app)
     _install_handlers(app)

@@ -102,7 +102,11 @@ def run(app, options: ServeOptions) -> None:
 def _prefork(config: uvicorn.Config, workers: int) -> None:
     """Bind once, fork ``workers`` children that accept on the shared socket, restart any
     that dies, and stop them all on SIGINT/SIGTERM."""
-    sock = config.bind_socket()
+    bound = config.bind_socket()
+    # uvicorn binds with protocol 0; asyncio sets TCP_NODELAY on accepted connections only
+    # when the protocol says TCP, and without it Nagle's algorithm meets the client's
+    # delayed ACK: ~40 ms added to every keep-alive response.
+    sock = socket.socket(bound.family, bound.type, socket.IPPROTO_TCP, fileno=bound.detach())
     children: dict[int, int] = {}  # pid -> slot
     stopping = []
 
