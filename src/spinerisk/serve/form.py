@@ -25,21 +25,23 @@ _TYPICAL_NEGATIVES = {"diabetes": 0, "depression_anxiety": 0, "baseline_opioid":
                       "red_flag_cancer_history": 0, "red_flag_trauma": 0,
                       "red_flag_cauda_equina": 0, "progressive_deficit": 0}
 
+_TYPICAL_DISCECTOMY = {
+    **_TYPICAL_NEGATIVES, "age": 45, "sex": "male", "bmi": 29.2, "smoking": "never",
+    "employment": "employed", "manual_labour": 0, "regular_exercise": 0,
+    "symptom_duration_weeks": 10, "pain_pattern": "radicular", "back_pain_nrs": 7,
+    "leg_pain_nrs": 7, "odi": 43, "motor_deficit": 0, "sensory_deficit": 0,
+    "dermatomal_concordance": 1, "n_plausible_levels": 1, "index_level": "L4-L5",
+    "side": "right", "modic_type": "none", "modic_extent_gt50": 0, "pfirrmann_grade": 3,
+    "herniation_type": "protrusion", "herniation_contained": 1,
+    "herniation_location": "subarticular", "root_compression_grade": 2,
+    "segmental_rom_deg": 7.7, "procedure": "peld_transforaminal", "guidance": "fluoroscopy",
+    "operator_experienced": 1}
+
 #: Example patients for the form, invented. The typical ones take the median (numbers) or
 #: most common value (categories) of the procedure's patients in the simulated cohort
 #: (``spinerisk simulate``, seed 3); the extreme one is labelled as such.
 EXAMPLES: dict[str, dict[str, Any]] = {
-    "Typical: endoscopic discectomy (reoperation risk)": {
-        **_TYPICAL_NEGATIVES, "age": 45, "sex": "male", "bmi": 29.2, "smoking": "never",
-        "employment": "employed", "manual_labour": 0, "regular_exercise": 0,
-        "symptom_duration_weeks": 10, "pain_pattern": "radicular", "back_pain_nrs": 7,
-        "leg_pain_nrs": 7, "odi": 43, "motor_deficit": 0, "sensory_deficit": 0,
-        "dermatomal_concordance": 1, "n_plausible_levels": 1, "index_level": "L4-L5",
-        "side": "right", "modic_type": "none", "modic_extent_gt50": 0, "pfirrmann_grade": 3,
-        "herniation_type": "protrusion", "herniation_contained": 1,
-        "herniation_location": "subarticular", "root_compression_grade": 2,
-        "segmental_rom_deg": 7.7, "procedure": "peld_transforaminal",
-        "guidance": "fluoroscopy", "operator_experienced": 1},
+    "Typical: endoscopic discectomy (reoperation risk)": _TYPICAL_DISCECTOMY,
     "Typical: facet radiofrequency ablation (chance of pain relief)": {
         **_TYPICAL_NEGATIVES, "age": 60, "sex": "female", "bmi": 28.2, "smoking": "never",
         "employment": "employed", "symptom_duration_weeks": 30,
@@ -56,16 +58,11 @@ EXAMPLES: dict[str, dict[str, Any]] = {
         "intravertebral_cleft": 0, "tlf_injury": 0, "goutallier_grade": 2,
         "procedure": "kyphoplasty", "cement_volume_ml": 4.4, "cement_maldistribution": 0},
     "Extreme (not typical): endoscopic discectomy with every reoperation risk factor": {
-        **_TYPICAL_NEGATIVES, "age": 58, "sex": "male", "bmi": 29.5, "smoking": "current",
-        "employment": "employed", "manual_labour": 1, "regular_exercise": 0, "diabetes": 1,
-        "symptom_duration_weeks": 14, "pain_pattern": "radicular", "back_pain_nrs": 5,
-        "leg_pain_nrs": 8, "odi": 46, "motor_deficit": 0, "sensory_deficit": 1,
-        "dermatomal_concordance": 1, "n_plausible_levels": 1, "index_level": "L4-L5",
-        "side": "left", "modic_type": "type2", "modic_extent_gt50": 0, "pfirrmann_grade": 4,
-        "herniation_type": "extrusion", "herniation_contained": 0,
-        "herniation_location": "subarticular", "root_compression_grade": 2,
-        "segmental_rom_deg": 11, "procedure": "peld_transforaminal",
-        "guidance": "fluoroscopy", "operator_experienced": 1},
+        **_TYPICAL_DISCECTOMY, "age": 58, "bmi": 29.5, "smoking": "current",
+        "manual_labour": 1, "diabetes": 1, "symptom_duration_weeks": 14, "back_pain_nrs": 5,
+        "leg_pain_nrs": 8, "odi": 46, "sensory_deficit": 1, "side": "left",
+        "modic_type": "type2", "pfirrmann_grade": 4, "herniation_type": "extrusion",
+        "herniation_contained": 0, "segmental_rom_deg": 11},
 }
 
 
