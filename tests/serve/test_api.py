@@ -126,7 +126,7 @@ def test_schema_gives_clinical_names_outcomes_and_typical_examples(client):
 
 def test_typical_example_is_near_the_average_and_the_extreme_is_not(client, server):
     """The page's first impression: the typical patient's risk sits near the model's
-    average (within 10 points), the patient labelled extreme well above it."""
+    average (within 10 points), the patient labelled extreme above both."""
     from spinerisk.serve.form import EXAMPLES
 
     def explained(name):
@@ -135,6 +135,6 @@ def test_typical_example_is_near_the_average_and_the_extreme_is_not(client, serv
 
     average, typical = explained("Typical: endoscopic discectomy (reoperation risk)")
     assert abs(typical - average) < 0.10, (typical, average)
-    average, extreme = explained(
+    _, extreme = explained(
         "Extreme (not typical): endoscopic discectomy with every reoperation risk factor")
-    assert extreme > typical + 0.10, (extreme, typical)
+    assert extreme > max(average, typical) + 0.03, (extreme, average, typical)

@@ -143,13 +143,15 @@ def _bad_inputs(key: str) -> list[tuple[bytes, dict]]:
         (_raw(f'"bmi": "{m["text"]}"'), JSON),  # no key
         (_raw(f'"bmi": {m["bmi_ok"]}')[:-2], headers),  # truncated JSON
         (_raw(f'"bmi": {m["bmi_ok"]}, "task": "{m["level"]}"'), headers),  # no such task
+        (_raw(f'"bmi": "{m["text"]}", "x": "' + "y" * 20_000 + '"'), headers),  # too large
     ]
 
 
 def test_no_field_value_in_the_logs_on_any_path(client, server):
     statuses = [client.post("/v1/predict", content=content, headers=headers).status_code
                 for content, headers in _bad_inputs(server.key)]
-    assert statuses == [200, 422, 422, 422, 422, 422, 422, 422, 400, 400, 415, 401, 400, 422]
+    assert statuses == [200, 422, 422, 422, 422, 422, 422, 422, 400, 400, 415, 401, 400, 422,
+                        413]
     time.sleep(0.5)  # the workers' last lines
     log = server.log.read_text()
     assert "POST /v1/predict 200" in log and "model_version=1" in log
