@@ -36,6 +36,8 @@ class Server:
     log: Path
     max_body: int
     read_timeout: float
+    workers: int
+    pid: int
     store: str
     model_uri: str
 
@@ -95,7 +97,8 @@ def server(tmp_path_factory, seed):
     url = f"http://127.0.0.1:{port}"
     try:
         _wait_until_up(url, process, log)
-        yield Server(url, API_KEY, log, MAX_BODY, READ_TIMEOUT, store, uri)
+        yield Server(url, API_KEY, log, MAX_BODY, READ_TIMEOUT, WORKERS, process.pid, store,
+                     uri)
     finally:
         process.terminate()
         process.wait(timeout=20)

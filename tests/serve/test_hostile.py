@@ -5,9 +5,13 @@ headers on every route; and no field value in the logs on any path."""
 from __future__ import annotations
 
 import json
+import os
+import signal
 import socket
 import time
+from pathlib import Path
 
+import httpx
 import pytest
 
 JSON = {"Content-Type": "application/json"}
@@ -259,3 +263,39 @@ def test_a_slow_body_gets_a_408_before_the_connection_closes(server):
     head, _, payload = reply.partition(b"\r\n\r\n")
     assert head.startswith(b"HTTP/1.1 408") and b"connection: close" in head.lower()
     assert json.loads(payload)["detail"].startswith("the request body was not received")
+
+
+# ------------------------------------------------------------------ workers
+
+def _workers(parent: int) -> set[int]:
+    """Child processes of ``parent`` (from /proc: field 4 of /proc/<pid>/stat)."""
+    found = set()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == parent:
+            found.add(int(stat.parent.name))
+    return found
+
+
+@pytest.mark.timeout(60)
+def test_a_worker_that_dies_is_replaced_and_the_server_keeps_answering(server, patient):
+    before = _workers(server.pid)
+    assert len(before) == server.workers
+    victim = min(before)
+    os.kill(victim, signal.SIGKILL)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        now = _workers(server.pid)
+        if len(now) == server.workers and victim not in now:
+            break
+        time.sleep(0.2)
+    assert victim not in now and len(now) == server.workers, (before, now)
+    with httpx.Client(base_url=server.url, timeout=30) as fresh:
+        answers = [fresh.post("/v1/predict", json={"patient": patient},
+                              headers={"X-API-Key": server.key}).status_code
+                   for _ in range(2 * server.workers)]
+    assert answers == [200] * (2 * server.workers)
+    assert "exited (signal 9); starting another" in server.log.read_text()

@@ -124,7 +124,9 @@ def _prefork(config: uvicorn.Config, workers: int) -> None:
             pid, status = os.wait()
             slot = children.pop(pid, None)
             if slot is not None and not stopping:
-                LOG.error("worker %d exited (status %d); starting another", slot, status)
+                code = os.waitstatus_to_exitcode(status)
+                how = f"signal {-code}" if code < 0 else f"exit code {code}"
+                LOG.error("worker %d exited (%s); starting another", slot, how)
                 children[_fork_worker(config, sock)] = slot
     finally:
         for signum, handler in previous.items():
