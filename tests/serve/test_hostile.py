@@ -81,6 +81,12 @@ def test_unreadable_bodies_and_wrong_types_use_the_problem_format(client, server
     assert [p["field"] for p in body["problems"]] == [field]
 
 
+@pytest.mark.parametrize(("method", "path", "status"), [
+    ("GET", "/no-such-page", 404), ("PUT", "/v1/predict", 405), ("GET", "/v1/models", 401)])
+def test_routing_errors_use_the_problem_format(client, method, path, status):
+    _assert_problem_format(client.request(method, path), status)
+
+
 def test_wrong_content_type_says_what_to_send(client, server):
     body = _post(client, server, b"age=61", headers={"Content-Type": "text/plain"}).json()
     assert body["problems"][0]["value"] == "text/plain"
