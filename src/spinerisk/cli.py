@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -36,7 +36,7 @@ class SimTask(str, Enum):
 @app.command()
 def schema(
     format: Annotated[DictionaryFormat, typer.Option(help="Output format.")] = DictionaryFormat.markdown,
-    out: Annotated[Optional[Path], typer.Option(help="Write to this file instead of stdout.")] = None,
+    out: Annotated[Path | None, typer.Option(help="Write to this file instead of stdout.")] = None,
 ) -> None:
     """Print the data dictionary of the patient record."""
     from spinerisk import schema as contract
@@ -58,13 +58,14 @@ def simulate(
     sites: Annotated[int, typer.Option(help="Number of sites.", min=1)] = 4,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 7,
     dgp: Annotated[str, typer.Option(help="Data-generating process: published or linear.")] = "published",
-    truth: Annotated[Optional[Path], typer.Option(
+    truth: Annotated[Path | None, typer.Option(
         help="Truth file (default: OUT with '.truth' before the suffix).")] = None,
 ) -> None:
     """Simulate a multi-site cohort with a documented data-generating process."""
     import time
 
-    from spinerisk.cohort import simulate as simulate_cohort, summarise, write_cohort
+    from spinerisk.cohort import simulate as simulate_cohort
+    from spinerisk.cohort import summarise, write_cohort
 
     started = time.perf_counter()
     tasks = None if task is SimTask.all else (task.value,)
@@ -145,25 +146,44 @@ def serve(
              "every registered spine task.")] = None,
     host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port.")] = 8000,
-    max_body_bytes: Annotated[int, typer.Option(help="Largest request body accepted.")] = 65536,
+    workers: Annotated[int, typer.Option(
+        help="Worker processes, forked after the models are loaded (they share them); "
+             "about one per core.", min=1, max=64)] = 1,
+    max_body_bytes: Annotated[int, typer.Option(help="Largest request body accepted.",
+                                                min=1024)] = 65536,
+    header_timeout: Annotated[float, typer.Option(
+        help="Seconds allowed to receive a request's headers.", min=0.1)] = 10.0,
+    body_timeout: Annotated[float, typer.Option(
+        help="Seconds allowed to receive a request's body.", min=0.1)] = 10.0,
+    keep_alive: Annotated[float, typer.Option(
+        help="Seconds an idle keep-alive connection is held.", min=1)] = 5.0,
+    generate_key: Annotated[bool, typer.Option(
+        "--generate-key", help="Print a new random API key and exit.")] = False,
 ) -> None:
     """Serve the HTTP API and the clinician page (API key from SPINERISK_API_KEY)."""
     import logging
     import os
 
-    import uvicorn
+    from spinerisk.serve import API_KEY_ENV, check_api_key, create_app, new_api_key
+    from spinerisk.serve.runner import ServeOptions, run
 
-    from spinerisk.explain import PatientService
-    from spinerisk.serve import API_KEY_ENV, create_app
-
+    if generate_key:
+        typer.echo(new_api_key())
+        return
     key = os.environ.get(API_KEY_ENV, "")
-    if not key:
-        raise typer.BadParameter(f"set the environment variable {API_KEY_ENV} to the API key "
-                                 "that clients must send in the X-API-Key header")
+    try:
+        check_api_key(key)
+    except ValueError as err:
+        typer.echo(f"spinerisk serve: {err}", err=True)
+        raise typer.Exit(code=2) from None
+    from spinerisk.explain import PatientService
+
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     service = PatientService.from_uris(model or _default_model_uris(), skip_missing=not model)
-    app_ = create_app(service, api_key=key, max_body_bytes=max_body_bytes)
-    uvicorn.run(app_, host=host, port=port, log_level="warning", access_log=False)
+    app_ = create_app(service, api_key=key, max_body_bytes=max_body_bytes,
+                      body_timeout=body_timeout)
+    run(app_, ServeOptions(host=host, port=port, workers=workers,
+                           header_timeout=header_timeout, keep_alive=keep_alive))
 
 
 @app.command()
@@ -257,7 +277,7 @@ def metrics(
     bootstrap: Annotated[int, typer.Option(help="Bootstrap replicates for percentile CIs (0 = none).", min=0)] = 0,
     seed: Annotated[int, typer.Option(help="Bootstrap seed.")] = 0,
     json_out: Annotated[bool, typer.Option("--json", help="Print the JSON report (fields in docs/metrics.md).")] = False,
-    plots: Annotated[Optional[Path], typer.Option(help="Folder for ROC, calibration and decision-curve "
+    plots: Annotated[Path | None, typer.Option(help="Folder for ROC, calibration and decision-curve "
                                                        "plots (PNG and HTML).")] = None,
 ) -> None:
     """All performance metrics for a prediction file (any model, even one made elsewhere)."""

@@ -2,7 +2,8 @@
 
 A small xgboost model for the reoperation task is trained on a simulated cohort, given
 a small bootstrap ensemble, registered in a temporary sqlite MLflow store, and served by
-``spinerisk serve`` (uvicorn) as a subprocess on a free localhost port.
+``spinerisk serve`` (uvicorn, two forked workers) as a subprocess on a free localhost
+port.
 """
 
 from __future__ import annotations
@@ -22,6 +23,10 @@ import pytest
 
 API_KEY = "test-key-not-secret"
 MAX_BODY = 16_384
+#: Short read timeouts so the slow-client test need not wait long (requests from the
+#: tests send headers and body at once, far inside them).
+READ_TIMEOUT = 2.0
+WORKERS = 2
 
 
 @dataclass(frozen=True)
@@ -30,6 +35,9 @@ class Server:
     key: str
     log: Path
     max_body: int
+    read_timeout: float
+    workers: int
+    pid: int
     store: str
     model_uri: str
 
@@ -81,13 +89,16 @@ def server(tmp_path_factory, seed):
     log = folder / "server.log"
     env = {**os.environ, "SPINERISK_TRACKING_URI": store, "SPINERISK_API_KEY": API_KEY}
     command = [str(Path(sys.executable).parent / "spinerisk"), "serve", "--model", uri,
-               "--port", str(port), "--max-body-bytes", str(MAX_BODY)]
+               "--port", str(port), "--max-body-bytes", str(MAX_BODY),
+               "--header-timeout", str(READ_TIMEOUT), "--body-timeout", str(READ_TIMEOUT),
+               "--workers", str(WORKERS)]
     with open(log, "w") as sink:
         process = subprocess.Popen(command, env=env, stdout=sink, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
         _wait_until_up(url, process, log)
-        yield Server(url, API_KEY, log, MAX_BODY, store, uri)
+        yield Server(url, API_KEY, log, MAX_BODY, READ_TIMEOUT, WORKERS, process.pid, store,
+                     uri)
     finally:
         process.terminate()
         process.wait(timeout=20)
@@ -116,6 +127,6 @@ def client(server):
 @pytest.fixture()
 def patient():
     """A complete-enough reoperation patient (the page's example)."""
-    from spinerisk.explain.service import EXAMPLES
+    from spinerisk.serve.form import EXAMPLES
 
-    return dict(EXAMPLES["reoperation (PELD)"])
+    return dict(EXAMPLES["Typical: endoscopic discectomy (reoperation risk)"])

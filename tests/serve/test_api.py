@@ -77,12 +77,13 @@ def test_malformed_envelopes_are_422_naming_the_field(client, server, body, fiel
     assert field in [p["field"] for p in response.json()["problems"]]
 
 
-def test_invalid_json_is_422(client, server):
+def test_invalid_json_is_400_naming_the_place(client, server):
     response = client.post("/v1/predict", content=b'{"patient": {"age": 6',
                            headers={"X-API-Key": server.key,
                                     "Content-Type": "application/json"})
-    assert response.status_code == 422
-    assert response.json()["problems"][0]["field"] == "<body>"
+    assert response.status_code == 400
+    problem = response.json()["problems"][0]
+    assert problem["field"] == "<body>" and "line 1, column" in problem["issue"]
 
 
 def test_task_without_a_loaded_model_is_422(client, server, patient):
@@ -109,10 +110,31 @@ def test_models_health_schema_and_docs(client, server):
     assert "/static/docs.js" in docs and "cdn" not in docs.lower()
 
 
-def test_log_lines_carry_no_patient_values(client, server, patient):
-    patient["age"] = 87.25
-    patient["segmental_rom_deg"] = 13.75
-    assert _predict(client, server, {"patient": patient}).status_code == 200
-    log = server.log.read_text()
-    assert "POST /v1/predict 200" in log and "model_version=1" in log
-    assert "87.25" not in log and "13.75" not in log
+def test_schema_gives_clinical_names_outcomes_and_typical_examples(client):
+    form = client.get("/v1/schema").json()
+    fields = {f["name"]: f for g in form["groups"] for f in g["fields"]}
+    assert fields["procedure"]["level_labels"]["peld_transforaminal"] == (
+        "transforaminal endoscopic discectomy (PELD)")
+    assert fields["modic_type"]["level_labels"]["type2"] == "Modic type 2"
+    assert form["outcomes"]["reoperation"] == {"outcome": "reoperation risk at 24 months",
+                                               "higher_is_better": False}
+    names = list(form["examples"])
+    assert sum(n.startswith("Typical") for n in names) >= 3
+    assert [n for n in names if not n.startswith("Typical")] == [
+        n for n in names if n.startswith("Extreme (not typical)")]
+
+
+def test_typical_example_is_near_the_average_and_the_extreme_is_not(client, server):
+    """The page's first impression: the typical patient's risk sits near the model's
+    average (within 10 points), the patient labelled extreme above both."""
+    from spinerisk.serve.form import EXAMPLES
+
+    def explained(name):
+        body = _predict(client, server, {"patient": EXAMPLES[name]}).json()["explanation"]
+        return body["base_risk"], body["model_risk"]
+
+    average, typical = explained("Typical: endoscopic discectomy (reoperation risk)")
+    assert abs(typical - average) < 0.10, (typical, average)
+    _, extreme = explained(
+        "Extreme (not typical): endoscopic discectomy with every reoperation risk factor")
+    assert extreme > max(average, typical) + 0.03, (extreme, average, typical)

@@ -203,24 +203,6 @@ class PatientService:
                 fix="choose a loaded task/alias, or start the server with that model")])
         return matches[0]
 
-    # ------------------------------------------------------------------ form
-    def form_schema(self) -> dict[str, Any]:
-        """Fields by dictionary group (predictors and procedure only), for the form."""
-        groups = []
-        for group, fields in schema.field_groups().items():
-            shown = [_field_entry(f) for f in fields if f.role in ("predictor", "procedure")]
-            if shown:
-                groups.append({"name": group, "fields": shown})
-        return {"groups": groups, "tasks": sorted(self.tasks()), "examples": EXAMPLES,
-                "notice": NOTICE}
-
-
-def _field_entry(f: schema.Field) -> dict[str, Any]:
-    return {"name": f.name, "kind": f.kind, "label": f.description.rstrip("."),
-            "unit": f.unit, "low": f.low, "high": f.high,
-            "levels": list(f.levels) if f.levels else None, "allowed": f.allowed(),
-            "required": not f.nullable, "tasks": sorted(f.tasks)}
-
 
 def pathway_feature_values(result) -> dict[str, Any]:
     """The care-pathway model features of one patient, read from its PathwayResult.
@@ -233,38 +215,3 @@ def pathway_feature_values(result) -> dict[str, Any]:
     values["red_flag_any"] = int(bool(result.red_flags))
     values["concordance"] = result.concordance.label
     return values
-
-
-#: Example patients for the form (invented, not from any data set).
-EXAMPLES: dict[str, dict[str, Any]] = {
-    "reoperation (PELD)": {
-        "age": 58, "sex": "male", "bmi": 29.5, "smoking": "current", "employment": "employed",
-        "manual_labour": 1, "regular_exercise": 0, "diabetes": 1, "depression_anxiety": 0,
-        "baseline_opioid": 0, "anticoagulation": 0, "prior_surgery_index_level": 0,
-        "symptom_duration_weeks": 14, "pain_pattern": "radicular", "back_pain_nrs": 5,
-        "leg_pain_nrs": 8, "odi": 46, "motor_deficit": 0, "sensory_deficit": 1,
-        "dermatomal_concordance": 1, "n_plausible_levels": 1, "red_flag_fever": 0,
-        "red_flag_weight_loss": 0, "red_flag_cancer_history": 0, "red_flag_trauma": 0,
-        "red_flag_cauda_equina": 0, "progressive_deficit": 0, "index_level": "L4-L5",
-        "side": "left", "modic_type": "type2", "modic_extent_gt50": 0, "pfirrmann_grade": 4,
-        "herniation_type": "extrusion", "herniation_contained": 0,
-        "herniation_location": "subarticular", "root_compression_grade": 2,
-        "segmental_rom_deg": 11, "procedure": "peld_transforaminal", "guidance": "fluoroscopy",
-        "operator_experienced": 1},
-    "residual pain (kyphoplasty)": {
-        "age": 74, "sex": "female", "bmi": 23.0, "smoking": "never", "diabetes": 0,
-        "depression_anxiety": 1, "bmd_t_score": -3.4, "sarcopenia": 1,
-        "symptom_duration_weeks": 5, "pain_pattern": "axial", "back_pain_nrs": 8,
-        "red_flag_trauma": 0, "red_flag_fever": 0, "red_flag_cancer_history": 0,
-        "vertebral_marrow_oedema": 1, "fracture_genant_grade": 2, "n_fractures": 2,
-        "intravertebral_cleft": 1, "tlf_injury": 1, "goutallier_grade": 3,
-        "procedure": "kyphoplasty", "cement_volume_ml": 4.5, "cement_maldistribution": 0},
-    "response (facet RFA)": {
-        "age": 63, "sex": "female", "bmi": 31.5, "smoking": "former", "employment": "retired",
-        "depression_anxiety": 0, "baseline_opioid": 1, "symptom_duration_weeks": 60,
-        "pain_days_fraction_6m": 0.8, "pain_pattern": "axial", "back_pain_nrs": 7,
-        "leg_pain_nrs": 1, "odi": 38, "pain_on_extension_rotation": 1,
-        "paraspinal_tenderness": 1, "red_flag_fever": 0, "red_flag_cancer_history": 0,
-        "facet_arthropathy_grade": 2, "facet_effusion": 1, "index_level": "L4-L5",
-        "procedure": "facet_rfa", "diagnostic_blocks_positive": 2, "guidance": "fluoroscopy"},
-}

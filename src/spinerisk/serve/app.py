@@ -5,14 +5,20 @@ and answers with the pathway summary, the calibrated risk, its interval, the
 out-of-distribution check and the drivers -- the same object ``spinerisk predict --json``
 prints, produced by the same :class:`spinerisk.explain.PatientService`.
 
-* Every ``/v1`` request needs the API key (header ``X-API-Key``) configured through the
-  environment variable ``SPINERISK_API_KEY``; otherwise 401.
-* Bodies over ``max_body_bytes`` are refused with 413 before they are parsed.
-* A bad patient record is 422 with one entry per problem: field, value, issue, allowed
-  range or levels and the fix -- the data contract's own messages, identical on the CLI.
+* Every ``/v1`` request except ``/v1/schema`` needs the API key (header ``X-API-Key``,
+  at least :data:`MIN_KEY_LENGTH` visible ASCII characters) configured through the
+  environment variable ``SPINERISK_API_KEY``; otherwise 401, checked before the body is
+  parsed.
+* Bodies over ``max_body_bytes`` are refused with 413, bodies slower than
+  ``body_timeout`` seconds with 408, before they are parsed.
+* Every refusal uses one problem format (:mod:`spinerisk.serve.problems`): 400 for a body
+  that is not UTF-8 JSON, 415 for another content type, 422 with one entry per problem
+  (field, value, issue, allowed range or levels, fix -- the data contract's own messages,
+  identical on the CLI) for a bad record, including non-finite numbers.
+* Every response carries the security headers (:mod:`spinerisk.serve.middleware`).
 * The models are loaded once, at start-up, from the MLflow registry aliases.
-* Each request is logged with method, path, status, latency and model version; never a
-  field value.
+* Each request is logged with method, route, status, latency, model version and request
+  id; an unexpected error with its class name only; never a field value.
 * ``/`` is the clinician page and ``/docs`` a self-contained API reference (the machines
   are offline, so nothing is fetched from a CDN).
 """
@@ -20,23 +26,27 @@ prints, produced by the same :class:`spinerisk.explain.PatientService`.
 from __future__ import annotations
 
 import hmac
-import logging
-import time
+import secrets
 from importlib import resources
 from typing import Any
 
 from fastapi import Depends, FastAPI, Request
-from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.security import APIKeyHeader
 from fastapi.staticfiles import StaticFiles
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
 
-from spinerisk.schema import SchemaValidationError
+from spinerisk.schema import SchemaValidationError, validate_record
+from spinerisk.serve import problems as pf
+from spinerisk.serve.form import form_schema
+from spinerisk.serve.middleware import BodyReader, RequestLog, SecurityHeaders
 
-LOG = logging.getLogger("spinerisk.serve")
 API_KEY_ENV = "SPINERISK_API_KEY"
+MIN_KEY_LENGTH = 16
 DEFAULT_MAX_BODY_BYTES = 64 * 1024
+DEFAULT_BODY_TIMEOUT = 10.0
 NOTICE = "Decision support for research use; not a substitute for clinical judgement."
 
 Scalar = float | int | bool | str | None
@@ -57,30 +67,44 @@ class PredictRequest(BaseModel):
                               "the alias the server loaded.")
 
 
-class Problem(BaseModel):
-    """One problem with the request, worded for the person who must fix it."""
-
-    field: str
-    issue: str
-    value: Any = None
-    allowed: str = ""
-    fix: str = ""
+def _error(description: str) -> dict[str, Any]:
+    return {"model": pf.ErrorResponse, "description": description}
 
 
-class ErrorResponse(BaseModel):
-    """Error body: a message and, for 422, every problem found."""
+_ERRORS = {400: _error("Body is not UTF-8 JSON, or nested too deeply."),
+           401: _error("Missing or wrong API key."),
+           408: _error("Body not received in time."),
+           413: _error("Request body too large."),
+           415: _error("Content type is not application/json."),
+           422: _error("Invalid request: one entry per problem with field, value, allowed "
+                       "range and fix."),
+           500: _error("Unexpected error (logged by class name and request id).")}
+_PREDICT_BODY = {"requestBody": {"required": True, "content": {"application/json": {
+    "schema": PredictRequest.model_json_schema(ref_template="#/components/schemas/{model}")}}}}
 
-    detail: str
-    problems: list[Problem] = []
+
+def check_api_key(key: str) -> None:
+    """Refuse keys a client could not send or could guess.
+
+    Raises
+    ------
+    ValueError
+        Naming the environment variable, what is allowed and how to make a key.
+    """
+    if len(key) < MIN_KEY_LENGTH or not all("!" <= c <= "~" for c in key):
+        raise ValueError(
+            f"the API key in {API_KEY_ENV} must be at least {MIN_KEY_LENGTH} visible ASCII "
+            f"characters without spaces (got {len(key)} characters); make one with "
+            "`spinerisk serve --generate-key`")
 
 
-_ERRORS = {401: {"model": ErrorResponse, "description": "Missing or wrong API key."},
-           413: {"model": ErrorResponse, "description": "Request body too large."},
-           422: {"model": ErrorResponse, "description": "Invalid request: one entry per "
-                 "problem with field, value, allowed range and fix."}}
+def new_api_key() -> str:
+    """A fresh random key (256 bits, URL-safe text)."""
+    return secrets.token_urlsafe(32)
 
 
-def create_app(service, api_key: str, max_body_bytes: int = DEFAULT_MAX_BODY_BYTES) -> FastAPI:
+def create_app(service, api_key: str, max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+               body_timeout: float = DEFAULT_BODY_TIMEOUT) -> FastAPI:
     """Build the app around a loaded :class:`spinerisk.explain.PatientService`.
 
     Parameters
@@ -88,22 +112,26 @@ def create_app(service, api_key: str, max_body_bytes: int = DEFAULT_MAX_BODY_BYT
     service : PatientService
         Models loaded once; answers ``predict(record, task, alias)`` and ``models()``.
     api_key : str
-        The key every ``/v1`` request must present in ``X-API-Key``.
+        The key every ``/v1`` request must present in ``X-API-Key`` (see
+        :func:`check_api_key`).
     max_body_bytes : int
         Largest accepted request body.
+    body_timeout : float
+        Seconds allowed for receiving a whole request body.
     """
-    if not api_key:
-        raise ValueError(f"no API key configured; set the environment variable {API_KEY_ENV}")
+    check_api_key(api_key)
     app = FastAPI(title="spinerisk", version="1", docs_url=None, redoc_url=None,
                   description="Per-patient risk along the MRI-phenotype-to-intervention "
                   "pathway for low-back pain. " + NOTICE)
     app.state.service = service
     header = APIKeyHeader(name="X-API-Key", auto_error=False,
                           description=f"API key (server env {API_KEY_ENV}).")
+    form = form_schema(service.tasks(), NOTICE)
 
     def require_key(key: str | None = Depends(header)) -> None:
         if key is None or not hmac.compare_digest(key.encode(), api_key.encode()):
-            raise _Refused(401, "missing or wrong API key; send it in the X-API-Key header")
+            raise pf.Refused(401, "missing or wrong API key; send it in the X-API-Key header",
+                             headers={"WWW-Authenticate": "APIKey"})
 
     @app.get("/health", tags=["service"])
     def health() -> dict[str, Any]:
@@ -117,24 +145,51 @@ def create_app(service, api_key: str, max_body_bytes: int = DEFAULT_MAX_BODY_BYT
         return {"models": service.models(), "notice": NOTICE}
 
     @app.get("/v1/schema", tags=["service"])
-    def form_schema() -> dict[str, Any]:
-        """The patient record's fields by group, with units and allowed ranges (no key)."""
-        return service.form_schema()
+    def schema_for_form() -> dict[str, Any]:
+        """The patient record's fields by group, with clinical labels, units, allowed
+        ranges and level names; the outcomes; example patients (no key)."""
+        return form
 
     @app.post("/v1/predict", tags=["predict"], dependencies=[Depends(require_key)],
-              responses=_ERRORS)
-    def predict(body: PredictRequest, request: Request) -> dict[str, Any]:
+              responses=_ERRORS, openapi_extra=_PREDICT_BODY)
+    async def predict(request: Request) -> JSONResponse:
         """Pathway summary, calibrated risk, interval, out-of-distribution check and
         drivers for one patient."""
-        result = service.predict(body.patient, task=body.task, alias=body.model)
-        request.state.model_version = result["model"]["version"]
-        return result
+        body = _envelope(pf.read_json(await request.body(),
+                                      request.headers.get("content-type")))
+        # in the thread pool: xgboost and numpy release the GIL, so requests overlap
+        result = await run_in_threadpool(service.predict, body.patient, task=body.task,
+                                         alias=body.model)
+        request.scope["state"]["model_version"] = result["model"]["version"]
+        return JSONResponse(result)  # already plain JSON types: no re-encoding pass
 
     _mount_pages(app)
     _install_handlers(app)
-    app.add_middleware(_BodyLimit, max_bytes=max_body_bytes)
-    app.add_middleware(_AccessLog)  # added last = outermost, so refused bodies are logged too
+    app.add_middleware(BodyReader, max_bytes=max_body_bytes, timeout=body_timeout)
+    app.add_middleware(RequestLog, routes=[r.path for r in app.routes])
+    app.add_middleware(SecurityHeaders)  # added last = outermost: on every response
     return app
+
+
+def _envelope(payload: Any) -> PredictRequest:
+    """The request envelope, with unreadable numbers reported next to the contract's own
+    problems with the rest of the record (every problem at once)."""
+    patient = payload.get("patient") if isinstance(payload, dict) else None
+    unreadable = pf.unreadable_fields(patient) if isinstance(patient, dict) else []
+    if unreadable:
+        bad = {p["field"] for p in unreadable}
+        rest = {k: v for k, v in patient.items() if k not in bad}
+        try:
+            validate_record(rest)
+        except SchemaValidationError as err:
+            unreadable += pf.contract_problems(err)
+        raise pf.Refused(422, f"{len(unreadable)} problem(s) with the patient record",
+                         unreadable)
+    try:
+        return PredictRequest.model_validate(payload)
+    except ValidationError as err:
+        found = pf.envelope_problems(err)
+        raise pf.Refused(422, f"{len(found)} problem(s) with the request", found) from None
 
 
 def _mount_pages(app: FastAPI) -> None:
@@ -150,108 +205,21 @@ def _mount_pages(app: FastAPI) -> None:
         return FileResponse(str(static / "docs.html"))
 
 
-class _Refused(Exception):
-    def __init__(self, status: int, detail: str, problems: list[dict] | None = None):
-        self.status, self.detail, self.problems = status, detail, problems or []
-
-
 def _install_handlers(app: FastAPI) -> None:
-    @app.exception_handler(_Refused)
-    def refused(request: Request, exc: _Refused) -> JSONResponse:
-        headers = {"WWW-Authenticate": "APIKey"} if exc.status == 401 else None
-        return JSONResponse({"detail": exc.detail, "problems": exc.problems}, exc.status,
-                            headers=headers)
+    def respond(request: Request, status: int, detail: str, problems: list,
+                headers: dict | None = None) -> JSONResponse:
+        request_id = request.scope.get("state", {}).get("request_id", "")
+        return JSONResponse(pf.body(detail, problems, request_id), status, headers=headers)
+
+    @app.exception_handler(pf.Refused)
+    def refused(request: Request, exc: pf.Refused) -> JSONResponse:
+        return respond(request, exc.status, exc.detail, exc.problems, exc.headers)
 
     @app.exception_handler(SchemaValidationError)
     def bad_record(request: Request, exc: SchemaValidationError) -> JSONResponse:
-        problems = [{"field": p.field, "issue": p.issue,
-                     "value": p.values[0] if len(p.values) == 1 else list(p.values),
-                     "allowed": p.allowed, "fix": p.fix} for p in exc.problems]
-        return JSONResponse({"detail": f"{len(problems)} problem(s) with the patient record",
-                             "problems": problems}, 422)
+        found = pf.contract_problems(exc)
+        return respond(request, 422, f"{len(found)} problem(s) with the patient record", found)
 
-    @app.exception_handler(RequestValidationError)
-    def bad_envelope(request: Request, exc: RequestValidationError) -> JSONResponse:
-        problems = [_envelope_problem(e) for e in exc.errors()]
-        return JSONResponse({"detail": f"{len(problems)} problem(s) with the request",
-                             "problems": problems}, 422)
-
-
-def _envelope_problem(error: dict[str, Any]) -> dict[str, Any]:
-    """A pydantic error in the contract's words (field, value, issue, allowed, fix)."""
-    loc = [str(part) for part in error.get("loc", ()) if part != "body"]
-    # union members appear as extra loc parts; the field is the first key under patient
-    if error.get("type") == "json_invalid":
-        field, allowed = "<body>", "a JSON object"
-    elif loc[:1] == ["patient"] and len(loc) > 1:
-        field, allowed = loc[1], "a number, true/false, a text level or null"
-    else:
-        field, allowed = ".".join(loc[:1]) or "<body>", ""
-    value = error.get("input")
-    if not isinstance(value, (str, int, float, bool, type(None))):
-        value = type(value).__name__
-    fix = ("send a JSON object {\"patient\": {...}, \"task\": ..., \"model\": ...}"
-           if field in ("<body>", "patient") else "send one scalar value per field")
-    return {"field": field, "issue": error.get("msg", "invalid"), "value": value,
-            "allowed": allowed, "fix": fix}
-
-
-class _BodyLimit:
-    """Refuse bodies over ``max_bytes`` with 413, by header or while streaming."""
-
-    def __init__(self, app, max_bytes: int):
-        self.app, self.max_bytes = app, max_bytes
-
-    async def __call__(self, scope, receive, send):
-        if scope["type"] != "http":
-            return await self.app(scope, receive, send)
-        declared = dict(scope.get("headers") or []).get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            return await _too_large(self.max_bytes, send)
-        body, more = [], True
-        while more:
-            message = await receive()
-            if message["type"] != "http.request":
-                break
-            body.append(message.get("body", b""))
-            more = message.get("more_body", False)
-            if sum(map(len, body)) > self.max_bytes:
-                return await _too_large(self.max_bytes, send)
-        replay = [{"type": "http.request", "body": b"".join(body), "more_body": False}]
-
-        async def replayed():
-            return replay.pop() if replay else await receive()
-
-        return await self.app(scope, replayed, send)
-
-
-async def _too_large(max_bytes: int, send) -> None:
-    response = JSONResponse({"detail": f"request body larger than {max_bytes} bytes",
-                             "problems": []}, 413)
-    await send({"type": "http.response.start", "status": 413,
-                "headers": [(k, v) for k, v in response.raw_headers]})
-    await send({"type": "http.response.body", "body": response.body})
-
-
-class _AccessLog:
-    """One log line per request: method, path, status, latency, model version."""
-
-    def __init__(self, app):
-        self.app = app
-
-    async def __call__(self, scope, receive, send):
-        if scope["type"] != "http":
-            return await self.app(scope, receive, send)
-        started, status = time.perf_counter(), [0]
-
-        async def record_status(message):
-            if message["type"] == "http.response.start":
-                status[0] = message["status"]
-            await send(message)
-
-        try:
-            await self.app(scope, receive, record_status)
-        finally:
-            version = scope.get("state", {}).get("model_version", "-")
-            LOG.info("%s %s %d %.1fms model_version=%s", scope["method"], scope["path"],
-                     status[0], 1e3 * (time.perf_counter() - started), version)
+    @app.exception_handler(HTTPException)
+    def http_error(request: Request, exc: HTTPException) -> JSONResponse:
+        return respond(request, exc.status_code, str(exc.detail), [], exc.headers)
