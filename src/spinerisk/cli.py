@@ -102,6 +102,28 @@ def pathway(
         render_pathway(result)
 
 
+TrackingUri = Annotated[str | None, typer.Option(
+    help="MLflow tracking store; default $SPINERISK_TRACKING_URI, else mlruns/mlflow.db in "
+         "the spinerisk project checkout (never the current folder).")]
+
+
+def _use_store(uri: str | None) -> None:
+    """Print the store this command uses (stderr) and make it the process's store."""
+    import os
+
+    from spinerisk.tracking.location import ENV_VAR, resolve_store
+
+    typer.echo(resolve_store(uri).describe(), err=True)
+    if uri:
+        os.environ[ENV_VAR] = uri  # every later look-up in this process uses it
+
+
+def _lookup_failed(error: LookupError) -> typer.Exit:
+    """A model or store that is not there: the message (store, contents, fix), exit 2."""
+    typer.echo(str(error), err=True)
+    return typer.Exit(code=2)
+
+
 def _default_model_uris() -> list[str]:
     """The candidate alias of every spine task (those not registered are skipped later)."""
     from spinerisk.schema import TASK_NAMES
@@ -117,6 +139,7 @@ def predict(
              "alias of every registered spine task.")] = None,
     task: Annotated[str | None, typer.Option(help="Task; default: implied by the procedure.")] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print the full result as JSON.")] = False,
+    tracking_uri: TrackingUri = None,
 ) -> None:
     """Pathway summary, risk, interval and top drivers for one patient."""
     import json
@@ -129,7 +152,12 @@ def predict(
         record = json.loads(patient.read_text())
     except (OSError, json.JSONDecodeError) as err:
         raise typer.BadParameter(f"cannot read a JSON patient record from {patient}: {err}")
-    service = PatientService.from_uris(model or _default_model_uris(), skip_missing=not model)
+    _use_store(tracking_uri)
+    try:
+        service = PatientService.from_uris(model or _default_model_uris(),
+                                           skip_missing=not model)
+    except LookupError as err:
+        raise _lookup_failed(err) from None
     try:
         result = service.predict(record, task=task)
     except SchemaValidationError as err:
@@ -146,6 +174,7 @@ def serve(
     host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port.")] = 8000,
     max_body_bytes: Annotated[int, typer.Option(help="Largest request body accepted.")] = 65536,
+    tracking_uri: TrackingUri = None,
 ) -> None:
     """Serve the HTTP API and the clinician page (API key from SPINERISK_API_KEY)."""
     import logging
@@ -161,7 +190,12 @@ def serve(
         raise typer.BadParameter(f"set the environment variable {API_KEY_ENV} to the API key "
                                  "that clients must send in the X-API-Key header")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    service = PatientService.from_uris(model or _default_model_uris(), skip_missing=not model)
+    _use_store(tracking_uri)
+    try:
+        service = PatientService.from_uris(model or _default_model_uris(),
+                                           skip_missing=not model)
+    except LookupError as err:
+        raise _lookup_failed(err) from None
     app_ = create_app(service, api_key=key, max_body_bytes=max_body_bytes)
     uvicorn.run(app_, host=host, port=port, log_level="warning", access_log=False)
 
@@ -182,13 +216,19 @@ def validate(
     log: Annotated[bool, typer.Option(help="Log aggregates and the report to MLflow.")] = True,
     register_update: Annotated[bool, typer.Option(
         help="Register the recommended update as version alias site-<SITE>.")] = False,
+    tracking_uri: TrackingUri = None,
 ) -> None:
     """Validate a registered model on a site's table; write an HTML/PDF/JSON report."""
     from spinerisk.validation.run import run_validation
 
-    summary = run_validation(model=model, data=data, site=site, out=out, mapping=mapping,
-                             task_config=task_config, n_boot=n_boot, seed=seed, log=log,
-                             register_update=register_update)
+    if model.startswith("models:/") or log or register_update:
+        _use_store(tracking_uri)
+    try:
+        summary = run_validation(model=model, data=data, site=site, out=out, mapping=mapping,
+                                 task_config=task_config, n_boot=n_boot, seed=seed, log=log,
+                                 register_update=register_update)
+    except LookupError as err:
+        raise _lookup_failed(err) from None
     typer.echo(summary)
 
 
@@ -265,12 +305,16 @@ def train(
         help="Experiment config (YAML); repeat it, or give a folder to run every config in it.")],
     data: Annotated[Path | None, typer.Option(
         help="Use this cohort table (csv/parquet) instead of the config's data source.")] = None,
-    tracking_uri: Annotated[str | None, typer.Option(
-        help="MLflow store (default sqlite:///mlruns/mlflow.db or $SPINERISK_TRACKING_URI).")] = None,
+    tracking_uri: TrackingUri = None,
     n_trials: Annotated[int | None, typer.Option(
         help="Override the config's number of tuning trials.", min=1)] = None,
+    promote: Annotated[bool, typer.Option(
+        help="Move each task's serving alias (candidate) to the version trained now; "
+             "without it a new version is registered and the alias stays where it is "
+             "(a task's first version gets the alias).")] = False,
 ) -> None:
     """Train, evaluate (nested CV) and register models from experiment configs."""
+    from spinerisk.tracking.location import resolve_store
     from spinerisk.training import load_config, print_summary, run_experiment
 
     results = []
@@ -281,9 +325,13 @@ def train(
         if n_trials is not None:
             overrides["search.n_trials"] = n_trials
         experiment = load_config(path, overrides)
-        typer.echo(f"training {experiment.name} ({path})")
-        results.append(run_experiment(experiment, tracking_uri=tracking_uri))
+        typer.echo(f"training {experiment.name} ({path}); "
+                   + resolve_store(tracking_uri or experiment.tracking.uri).describe())
+        results.append(run_experiment(experiment, tracking_uri=tracking_uri, promote=promote))
     print_summary(results)
+    for result in results:
+        if result.model_info.get("promotion"):
+            typer.echo(result.model_info["promotion"])
 
 
 @app.command()
@@ -292,7 +340,7 @@ def tune(
     n_trials: Annotated[int | None, typer.Option(
         help="Finished trials the study should hold (resumes a stored study).", min=1)] = None,
     storage: Annotated[str | None, typer.Option(
-        help="Optuna storage URL (default sqlite:///mlruns/optuna.db).")] = None,
+        help="Optuna storage URL (default optuna.db beside the tracking store).")] = None,
 ) -> None:
     """Tune a config's hyperparameters on all its data (resumes an interrupted study)."""
     from spinerisk.training import load_config

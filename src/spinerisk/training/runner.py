@@ -12,7 +12,8 @@ In the order of a methods section:
 4. Performance of the pooled held-out risks with CIs; internal-external CV by site
    (each site held out once, with the final hyperparameters) when there are several.
 5. Final model: tuned and fitted on all rows, logged as a pyfunc returning calibrated
-   risk and registered as ``spinerisk-<task>`` with alias ``candidate``.
+   risk and registered as a new version of ``spinerisk-<task>``; the serving alias
+   ``candidate`` is created on a first version and moved only with ``promote``.
 """
 
 from __future__ import annotations
@@ -77,7 +78,7 @@ class ExperimentResult:
         for name, label in labels.items():
             if name in m:
                 row[label] = _fmt(m[name])
-        row["model"] = self.model_info.get("alias_uri", "") or "not registered"
+        row["model"] = self.model_info.get("version_uri", "") or "not registered"
         return row
 
 
@@ -235,8 +236,13 @@ def tune_only(config: ExperimentConfig, progress: bool = True):
 
 
 def run_experiment(config: ExperimentConfig, *, tracking_uri: str | None = None,
-                   progress: bool = True, log: bool = True) -> ExperimentResult:
-    """Run one experiment end to end (see module docstring)."""
+                   progress: bool = True, log: bool = True,
+                   promote: bool = False) -> ExperimentResult:
+    """Run one experiment end to end (see module docstring).
+
+    ``tracking_uri`` (else the config's ``tracking.uri``, else the resolved default store)
+    receives the run; ``promote`` moves the ``candidate`` alias to the new version.
+    """
     started = time.perf_counter()
     task, data, summary = prepare(config)
     folds = grouped_folds(data.event, data.groups, config.cv.folds, config.seed)
@@ -245,9 +251,10 @@ def run_experiment(config: ExperimentConfig, *, tracking_uri: str | None = None,
         return _run(config, task, data, summary, folds, fold_log, None, progress, started)
     from spinerisk import tracking
 
-    with tracking.experiment_run(config.experiment_name(), config.name, tracking_uri) as run:
+    with tracking.experiment_run(config.experiment_name(), config.name,
+                                 tracking_uri or config.tracking.uri) as run:
         result = _run(config, task, data, summary, folds, fold_log, run, progress, started)
-        _log(run, result)
+        _log(run, result, promote)
         result.run_id = run.run_id
     result.seconds = time.perf_counter() - started
     return result
@@ -279,7 +286,7 @@ def _run(config, task, data, summary, folds, fold_log, run, progress, started):
                             seconds=time.perf_counter() - started, training_rows=data.X)
 
 
-def _log(run, result: ExperimentResult) -> None:
+def _log(run, result: ExperimentResult, promote: bool = False) -> None:
     """Params, config, data fingerprint, versions, metrics with CIs, plots, the model."""
     from spinerisk import tracking
 
@@ -314,7 +321,7 @@ def _log(run, result: ExperimentResult) -> None:
             run.log_artifact(path, "plots")
     result.model_info = run.log_model(
         result.model, result.task.name, register=config.tracking.register_model,
-        tags={"experiment": config.name, "learner": config.model.learner,
+        promote=promote, tags={"experiment": config.name, "learner": config.model.learner,
               "data_fingerprint": result.data_summary["fingerprint_sha256"][:16]})
 
 
