@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -140,3 +142,24 @@ def test_readme_predict_example_works_with_the_reoperation_model():
     from spinerisk.schema import PROCEDURES, validate_record
 
     assert PROCEDURES[validate_record(record)["procedure"]] == "reoperation"
+
+
+def test_predict_reads_a_local_model_without_importing_mlflow(small_model, store):
+    """The fast path: registry tables and the pickled model read directly (same risk)."""
+    _log(small_model, store, promote=False)
+    patient = EXAMPLES / "patient.json"
+    code = ("import json, sys\n"
+            "from typer.testing import CliRunner\n"
+            "from spinerisk.cli import app\n"
+            "result = CliRunner().invoke(app, ['predict', '--json', '--patient', sys.argv[1],"
+            " '--model', 'models:/spinerisk-response@candidate', '--tracking-uri', sys.argv[2]])\n"
+            "assert result.exit_code == 0, result.output\n"
+            "print(json.dumps({'risk': json.loads(result.stdout)['risk'],"
+            " 'mlflow': 'mlflow' in sys.modules}))\n")
+    out = subprocess.run([sys.executable, "-c", code, str(patient), store],
+                         capture_output=True, text=True, timeout=120, check=False)
+    assert out.returncode == 0, out.stderr[-1500:]
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    assert result["mlflow"] is False
+    expected = small_model.predict_risk_record(json.loads(patient.read_text()))
+    assert result["risk"] == pytest.approx(expected, rel=1e-12)

@@ -83,7 +83,7 @@ def test_the_scan_would_see_an_unpooled_baseline(trained):
 
 
 def test_no_array_with_one_entry_per_training_row_in_the_model(trained):
-    result, _, frame, _ = trained
+    result = trained[0]
     n = result.data_summary["rows"]
     found = _row_sized(result.model, n)
     assert not found, f"model attributes with {n} rows: {found[:5]}"

@@ -85,12 +85,13 @@ def _artifact_root(uri: str) -> str:
 def experiment_id(name: str, uri: str | None = None) -> str:
     """Id of the named experiment, created (with artifacts beside the store) if new."""
     uri = configure(uri, create=True)
-    found = mlflow.get_experiment_by_name(name)
-    if found is not None:
-        return found.experiment_id
-    root = _artifact_root(uri)
-    location = f"{root}/{name}" if root else None
-    return mlflow.create_experiment(name, artifact_location=location)
+    with quiet_mlflow():  # "Creating initial MLflow database tables..."
+        found = mlflow.get_experiment_by_name(name)
+        if found is not None:
+            return found.experiment_id
+        root = _artifact_root(uri)
+        location = f"{root}/{name}" if root else None
+        return mlflow.create_experiment(name, artifact_location=location)
 
 
 def git_commit() -> str:
@@ -171,7 +172,7 @@ class ExperimentRun:
         ``promote`` is true; an existing alias never moves silently (see
         :func:`register_model`).
         """
-        with (_active(self.run_id), warnings.catch_warnings(),
+        with (_active(self.run_id), warnings.catch_warnings(), quiet_mlflow(),
               tempfile.TemporaryDirectory() as tmp):
             # an input example would be a patient row: never logged, so silence the nudge
             warnings.filterwarnings("ignore", message=".*input example was not provided")
@@ -185,7 +186,8 @@ class ExperimentRun:
             )
         out = {"model_uri": info.model_uri, "run_uri": f"runs:/{self.run_id}/model"}
         if register:
-            out.update(register_model(info.model_uri, task, alias, tags, promote=promote))
+            with quiet_mlflow():  # spinerisk prints the version and the alias move itself
+                out.update(register_model(info.model_uri, task, alias, tags, promote=promote))
         return out
 
 
@@ -254,6 +256,20 @@ def _alias_version(name: str, alias: str) -> str | None:
         return str(MlflowClient().get_model_version_by_alias(name, alias).version)
     except MlflowException:
         return None
+
+
+@contextmanager
+def quiet_mlflow():
+    """Silence mlflow's event messages (table creation, uv detection, "Successfully
+    registered", "Created version") for the block: the command reports what matters."""
+    from mlflow.utils.logging_utils import MLFLOW_LOGGING_STREAM
+
+    enabled = MLFLOW_LOGGING_STREAM.enabled
+    MLFLOW_LOGGING_STREAM.enabled = False
+    try:
+        yield
+    finally:
+        MLFLOW_LOGGING_STREAM.enabled = enabled
 
 
 @contextmanager
