@@ -7,8 +7,9 @@ includes waiting for cores that other jobs hold.
 
 ``--baseline-src`` runs the same command with another copy of spinerisk's sources first
 on ``PYTHONPATH`` (e.g. ``git archive <commit> src | tar -x -C /tmp/old``, then
-``--baseline-src /tmp/old/src``), for a before/after ratio. Models logged by older
-versions load through mlflow; models logged now load without it.
+``--baseline-src /tmp/old/src``), for a before/after ratio; ``--baseline-tracking-uri``
+names a store trained by that version (older versions cannot read models logged now,
+and models they logged load through mlflow).
 
 Needs a tracking store with the demo models (``make demo``, or ``--tracking-uri``).
 
@@ -62,6 +63,8 @@ def main() -> None:
                         help="store with the demo models (default: the resolved store)")
     parser.add_argument("--baseline-src", type=Path, default=None,
                         help="another copy of spinerisk's src/ to compare against")
+    parser.add_argument("--baseline-tracking-uri", default=None,
+                        help="store with the demo models trained by the baseline version")
     args = parser.parse_args()
 
     env = dict(os.environ)
@@ -70,6 +73,8 @@ def main() -> None:
     versions = {"now": env}
     if args.baseline_src is not None:
         versions["baseline"] = {**env, "PYTHONPATH": str(args.baseline_src.resolve())}
+        if args.baseline_tracking_uri:
+            versions["baseline"]["SPINERISK_TRACKING_URI"] = args.baseline_tracking_uri
     print(f"cold `spinerisk predict`, median of {args.repeats} runs after a warm-up; "
           f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}")
     for label, case in CASES.items():

@@ -14,13 +14,14 @@ from __future__ import annotations
 import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import unquote, urlparse
 
 import yaml
 
 from spinerisk.models import RiskModel
 from spinerisk.tracking import flavor
-from spinerisk.tracking.location import StoreLocation, resolve_store
+from spinerisk.tracking.location import StoreLocation, not_found, resolve_store
 
 
 @dataclass(frozen=True)
@@ -54,8 +55,14 @@ def parse_model_uri(uri: str) -> tuple[str, str | None, str | None]:
 
 def load_local(uri: str, location: StoreLocation) -> Registered | None:
     """The model behind ``uri`` read without mlflow, or None when that is not possible
-    (see the module docstring); None also when the registry has no such model, so that
-    the caller's mlflow path reports it with the store's contents."""
+    (see the module docstring).
+
+    Raises
+    ------
+    ModelLookupError
+        When the store's registry tables were read and hold no such alias or version
+        (the message lists what they hold).
+    """
     db = location.sqlite_path
     if db is None or not db.is_file():
         return None
@@ -66,19 +73,33 @@ def load_local(uri: str, location: StoreLocation) -> Registered | None:
                 row = connection.execute(
                     "SELECT version FROM registered_model_aliases WHERE name = ? AND alias = ?",
                     (name, alias)).fetchone()
-                if row is None:
-                    return None
-                version = str(row[0])
+                version = None if row is None else str(row[0])
             row = connection.execute(
                 "SELECT storage_location FROM model_versions WHERE name = ? AND version = ? "
                 "AND status = 'READY'", (name, version)).fetchone()
+            if row is None:
+                raise not_found([uri], location, _contents(connection))
     except (sqlite3.Error, ValueError):
         return None
-    folder = _local_folder(row[0]) if row else None
+    folder = _local_folder(row[0])
     data = _flavour_data(folder) if folder is not None else None
     if data is None:
         return None
     return Registered(flavor.load_data(data), name, str(version), alias)
+
+
+def _contents(connection: sqlite3.Connection) -> dict[str, dict[str, Any]]:
+    """Registered models, versions and aliases from the registry tables."""
+    out: dict[str, dict[str, Any]] = {}
+    for (name,) in connection.execute("SELECT name FROM registered_models"):
+        out[name] = {"versions": [], "aliases": {}}
+    for name, version in connection.execute(
+            "SELECT name, version FROM model_versions ORDER BY name, version"):
+        out.setdefault(name, {"versions": [], "aliases": {}})["versions"].append(int(version))
+    for name, alias, version in connection.execute(
+            "SELECT name, alias, version FROM registered_model_aliases ORDER BY alias"):
+        out.setdefault(name, {"versions": [], "aliases": {}})["aliases"][alias] = str(version)
+    return out
 
 
 def load_registered(uri: str, tracking: str | None = None) -> Registered:

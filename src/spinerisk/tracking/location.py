@@ -17,8 +17,10 @@ imports no mlflow, so a command can report the store before loading anything hea
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 ENV_VAR = "SPINERISK_TRACKING_URI"
 STORE_FILE = "mlflow.db"
@@ -73,6 +75,30 @@ class StoreLocation:
     def describe(self) -> str:
         """One line for a person: the URI and why it was chosen."""
         return f"tracking store: {self.uri} (from {self.source})"
+
+
+def format_registry(contents: Mapping[str, Mapping[str, Any]]) -> str:
+    """Registered models (name -> ``versions``, ``aliases``) in one line for a message."""
+    if not contents:
+        return "no registered models"
+    lines = []
+    for name, entry in sorted(contents.items()):
+        aliases = ", ".join(f"{name}@{a} -> version {v}" for a, v in entry["aliases"].items())
+        lines.append(f"{name} (versions {', '.join(map(str, entry['versions']))}"
+                     + (f"; {aliases}" if aliases else "; no alias") + ")")
+    return "; ".join(lines)
+
+
+def not_found(uris: Iterable[str], location: StoreLocation,
+              contents: Mapping[str, Mapping[str, Any]]) -> ModelLookupError:
+    """The error for model URIs that ``location`` does not resolve: the store searched,
+    what it holds and the fix."""
+    return ModelLookupError(
+        f"{', '.join(uris)}: not found in the {location.describe()}. Registered there: "
+        f"{format_registry(contents)}. Fix: pass one of these as --model "
+        "(models:/<name>@<alias> or models:/<name>/<version>), train and promote one "
+        "(spinerisk train --config ... --promote), or point --tracking-uri or "
+        "$SPINERISK_TRACKING_URI at the store that holds it")
 
 
 def project_root() -> Path | None:

@@ -10,7 +10,12 @@ from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
 from spinerisk.tracking.local import parse_model_uri
-from spinerisk.tracking.location import ModelLookupError, resolve_store
+from spinerisk.tracking.location import (
+    ModelLookupError,
+    format_registry,
+    not_found,
+    resolve_store,
+)
 from spinerisk.tracking.store import open_store
 
 
@@ -50,25 +55,10 @@ def registry_contents(tracking: str | None = None) -> dict[str, dict[str, object
 
 
 def describe_registry(tracking: str | None = None) -> str:
-    """The store's models, versions and aliases as one line per model (for messages)."""
-    contents = registry_contents(tracking)
-    if not contents:
-        return "no registered models"
-    lines = []
-    for name, entry in sorted(contents.items()):
-        aliases = ", ".join(f"{name}@{a} -> version {v}" for a, v in entry["aliases"].items())
-        lines.append(f"{name} (versions {', '.join(map(str, entry['versions']))}"
-                     + (f"; {aliases}" if aliases else "; no alias") + ")")
-    return "; ".join(lines)
+    """The store's models, versions and aliases in one line (for messages)."""
+    return format_registry(registry_contents(tracking))
 
 
 def not_registered(uris: Iterable[str], tracking: str | None = None) -> ModelLookupError:
     """The error for model URIs that the store does not resolve."""
-    location = resolve_store(tracking)
-    wanted = ", ".join(uris)
-    return ModelLookupError(
-        f"{wanted}: not found in the {location.describe()}. Registered there: "
-        f"{describe_registry(tracking)}. Fix: pass one of these as --model "
-        "(models:/<name>@<alias> or models:/<name>/<version>), train and promote one "
-        "(spinerisk train --config ... --promote), or point --tracking-uri or "
-        "$SPINERISK_TRACKING_URI at the store that holds it")
+    return not_found(uris, resolve_store(tracking), registry_contents(tracking))
