@@ -124,6 +124,19 @@ def _lookup_failed(error: LookupError) -> typer.Exit:
     return typer.Exit(code=2)
 
 
+def _patient_service(models: list[str] | None, tracking_uri: str | None):
+    """Load the named models (default: every task's candidate that the store holds)
+    from the store, which is printed first; a failed look-up exits 2 with its message."""
+    from spinerisk.explain import PatientService
+
+    _use_store(tracking_uri)
+    try:
+        return PatientService.from_uris(models or _default_model_uris(),
+                                        skip_missing=not models)
+    except LookupError as err:
+        raise _lookup_failed(err) from None
+
+
 def _default_model_uris() -> list[str]:
     """The candidate alias of every spine task (those not registered are skipped later)."""
     from spinerisk.schema import TASK_NAMES
@@ -144,7 +157,6 @@ def predict(
     """Pathway summary, risk, interval and top drivers for one patient."""
     import json
 
-    from spinerisk.explain import PatientService
     from spinerisk.explain.text import render_text
     from spinerisk.schema import SchemaValidationError
 
@@ -152,12 +164,7 @@ def predict(
         record = json.loads(patient.read_text())
     except (OSError, json.JSONDecodeError) as err:
         raise typer.BadParameter(f"cannot read a JSON patient record from {patient}: {err}")
-    _use_store(tracking_uri)
-    try:
-        service = PatientService.from_uris(model or _default_model_uris(),
-                                           skip_missing=not model)
-    except LookupError as err:
-        raise _lookup_failed(err) from None
+    service = _patient_service(model, tracking_uri)
     try:
         result = service.predict(record, task=task)
     except SchemaValidationError as err:
@@ -182,7 +189,6 @@ def serve(
 
     import uvicorn
 
-    from spinerisk.explain import PatientService
     from spinerisk.serve import API_KEY_ENV, create_app
 
     key = os.environ.get(API_KEY_ENV, "")
@@ -190,12 +196,7 @@ def serve(
         raise typer.BadParameter(f"set the environment variable {API_KEY_ENV} to the API key "
                                  "that clients must send in the X-API-Key header")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    _use_store(tracking_uri)
-    try:
-        service = PatientService.from_uris(model or _default_model_uris(),
-                                           skip_missing=not model)
-    except LookupError as err:
-        raise _lookup_failed(err) from None
+    service = _patient_service(model, tracking_uri)
     app_ = create_app(service, api_key=key, max_body_bytes=max_body_bytes)
     uvicorn.run(app_, host=host, port=port, log_level="warning", access_log=False)
 
