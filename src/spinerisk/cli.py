@@ -346,13 +346,20 @@ def tune(
     """Tune a config's hyperparameters on all its data (resumes an interrupted study)."""
     from spinerisk.training import load_config
     from spinerisk.training.runner import tune_only
+    from spinerisk.tuning import MEMORY
 
     overrides = {}
     if n_trials is not None:
         overrides["search.n_trials"] = n_trials
     if storage is not None:
         overrides["search.storage"] = storage
-    result = tune_only(load_config(config, overrides))
+    experiment = load_config(config, overrides)
+    if experiment.search is not None and experiment.search.storage != MEMORY:
+        from spinerisk.tracking.location import default_study_storage
+
+        typer.echo(f"study storage: {experiment.search.storage or default_study_storage()}",
+                   err=True)
+    result = tune_only(experiment)
     typer.echo(f"study {result.study_name}: {result.n_complete} complete, {result.n_pruned} "
                f"pruned ({result.n_run_now} run now); best score {result.best_value:.5f}")
     for name, value in result.best_params.items():
