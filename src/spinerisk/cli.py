@@ -6,6 +6,7 @@ stays fast. Every clinician-facing output says it is decision support for resear
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Optional
@@ -107,15 +108,25 @@ TrackingUri = Annotated[str | None, typer.Option(
          "the spinerisk project checkout (never the current folder).")]
 
 
-def _use_store(uri: str | None) -> None:
-    """Print the store this command uses (stderr) and make it the process's store."""
+@contextmanager
+def _using_store(uri: str | None):
+    """Print the store the block uses (stderr); an explicit ``uri`` is the store of every
+    look-up inside the block (and only there)."""
     import os
 
     from spinerisk.tracking.location import ENV_VAR, resolve_store
 
     typer.echo(resolve_store(uri).describe(), err=True)
+    previous = os.environ.get(ENV_VAR)
     if uri:
-        os.environ[ENV_VAR] = uri  # every later look-up in this process uses it
+        os.environ[ENV_VAR] = uri
+    try:
+        yield
+    finally:
+        if uri and previous is None:
+            del os.environ[ENV_VAR]
+        elif uri:
+            os.environ[ENV_VAR] = previous
 
 
 def _lookup_failed(error: LookupError) -> typer.Exit:
@@ -129,10 +140,10 @@ def _patient_service(models: list[str] | None, tracking_uri: str | None):
     from the store, which is printed first; a failed look-up exits 2 with its message."""
     from spinerisk.explain import PatientService
 
-    _use_store(tracking_uri)
     try:
-        return PatientService.from_uris(models or _default_model_uris(),
-                                        skip_missing=not models)
+        with _using_store(tracking_uri):
+            return PatientService.from_uris(models or _default_model_uris(),
+                                            skip_missing=not models)
     except LookupError as err:
         raise _lookup_failed(err) from None
 
@@ -222,12 +233,14 @@ def validate(
     """Validate a registered model on a site's table; write an HTML/PDF/JSON report."""
     from spinerisk.validation.run import run_validation
 
-    if model.startswith("models:/") or log or register_update:
-        _use_store(tracking_uri)
+    from contextlib import nullcontext
+
+    uses_store = model.startswith("models:/") or log or register_update
     try:
-        summary = run_validation(model=model, data=data, site=site, out=out, mapping=mapping,
-                                 task_config=task_config, n_boot=n_boot, seed=seed, log=log,
-                                 register_update=register_update)
+        with _using_store(tracking_uri) if uses_store else nullcontext():
+            summary = run_validation(model=model, data=data, site=site, out=out,
+                                     mapping=mapping, task_config=task_config, n_boot=n_boot,
+                                     seed=seed, log=log, register_update=register_update)
     except LookupError as err:
         raise _lookup_failed(err) from None
     typer.echo(summary)

@@ -53,7 +53,7 @@ def _files(store: Path) -> list[Path]:
 def test_the_scan_covers_the_database_the_artifacts_and_the_pickled_model(trained):
     result, store, _, event_times = trained
     names = {p.name for p in _files(store)}
-    assert {"mlflow.db", "python_model.pkl", "calibration.png", "model_card.json"} <= names
+    assert {"mlflow.db", "risk_model.pkl", "calibration.png", "model_card.json"} <= names
     assert len(event_times) >= 30 and result.model.learner == "cox"
 
 
@@ -109,3 +109,19 @@ def _row_sized(root, n: int) -> list[str]:
         elif hasattr(obj, "__dict__") and not isinstance(obj, type):
             stack += [(f"{where}.{k}", v) for k, v in vars(obj).items()]
     return found
+
+
+def test_the_training_calibration_plot_draws_the_suppressed_histogram(trained, tmp_path,
+                                                                       monkeypatch):
+    """The logged calibration plot's histogram goes through the small-cell rule."""
+    from spinerisk.evaluation import plots
+    from spinerisk.training.performance import save_plots
+
+    drawn, original = [], plots.prediction_histogram
+    monkeypatch.setattr(plots, "prediction_histogram",
+                        lambda risk, bins=40: drawn.append(original(risk, bins)) or drawn[-1])
+    result = trained[0]
+    save_plots(result.performance, result.oof_risk, tmp_path, "cox")
+    raw = np.histogram(result.oof_risk, bins=40, range=(0.0, 1.0))[0]
+    assert len(drawn) == 1
+    np.testing.assert_array_equal(drawn[0][0], np.where(raw < 10, 0, raw))
