@@ -163,3 +163,12 @@ def test_predict_reads_a_local_model_without_importing_mlflow(small_model, store
     assert result["mlflow"] is False
     expected = small_model.predict_risk_record(json.loads(patient.read_text()))
     assert result["risk"] == pytest.approx(expected, rel=1e-12)
+
+
+def test_logging_and_registering_print_nothing(small_model, store, capfd):
+    """mlflow's event messages (table creation, "Successfully registered", "Created
+    version", uv detection) stay out of the command's output: it reports the move itself."""
+    info = _log(small_model, store, promote=False)
+    out, err = capfd.readouterr()
+    assert info["version"] == "1"
+    assert out + err == ""
