@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import yaml
 from mlflow.tracking import MlflowClient
@@ -134,14 +135,46 @@ def test_train_promotes_only_with_the_flag(tmp_path, seed, store):
     assert _candidate(store) == "3"
 
 
-def test_readme_predict_example_works_with_the_reoperation_model():
-    readme = (ROOT / "README.md").read_text()
-    assert ("spinerisk predict --model models:/spinerisk-reoperation@candidate "
-            "--patient examples/patient-reoperation.json") in readme
-    record = json.loads((EXAMPLES / "patient-reoperation.json").read_text())
-    from spinerisk.schema import PROCEDURES, validate_record
+@pytest.fixture(scope="module")
+def reoperation_store(tmp_path_factory, seed):
+    """A small Cox reoperation model registered as spinerisk-reoperation@candidate."""
+    from spinerisk.cohort import simulate
+    from spinerisk.features import spine_task
+    from spinerisk.models import RiskModel
 
-    assert PROCEDURES[validate_record(record)["procedure"]] == "reoperation"
+    frame = simulate(800, tasks=("reoperation",), seed=seed % 10_000).frame
+    y = pd.DataFrame({"time": frame["reoperation_time_months"].to_numpy(float),
+                      "event": frame["reoperation_event"].to_numpy(float)})
+    spec = spine_task("reoperation", ["age", "modic_type", "herniation_contained", "procedure"])
+    model = RiskModel(spec, "cox", calibration="none", random_state=seed).fit(frame, y)
+    uri = f"sqlite:///{tmp_path_factory.mktemp('reoperation')}/mlflow.db"
+    try:
+        with tracking.experiment_run("spinerisk-reoperation", "test", uri) as run:
+            run.log_model(model, "reoperation")
+    finally:
+        tracking.configure(None)
+    return uri
+
+
+def test_readme_predict_example_works_with_the_reoperation_model(reoperation_store,
+                                                                  monkeypatch):
+    readme = (ROOT / "README.md").read_text()
+    command = ("spinerisk predict --model models:/spinerisk-reoperation@candidate "
+               "--patient examples/patient-reoperation.json")
+    assert command in readme
+    monkeypatch.chdir(ROOT)
+    result = CliRunner().invoke(app, command.split()[1:],
+                                env={location.ENV_VAR: reoperation_store})
+    assert result.exit_code == 0, result.output
+    assert "Predicted reoperation risk at 24 months:" in result.stdout
+    # the injection example with the reoperation model: a clear refusal, not a traceback
+    result = CliRunner().invoke(app, ["predict", "--model",
+                                      "models:/spinerisk-reoperation@candidate",
+                                      "--patient", "examples/patient.json"],
+                                env={location.ENV_VAR: reoperation_store})
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert "the planned procedure 'tf_esi' implies the response task" in result.stderr
+    assert "load models:/spinerisk-response@candidate" in result.stderr
 
 
 def test_predict_reads_a_local_model_without_importing_mlflow(small_model, store):
