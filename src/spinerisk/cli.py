@@ -349,6 +349,25 @@ def train(
 
 
 @app.command()
+def promote(
+    name: Annotated[str, typer.Option(help="Registered model, e.g. spinerisk-response.")],
+    version: Annotated[str, typer.Option(help="The registered version to serve.")],
+    alias: Annotated[str, typer.Option(help="Serving alias to move.")] = "candidate",
+    tracking_uri: TrackingUri = None,
+) -> None:
+    """Move a serving alias (default candidate) to a registered version; prints old -> new."""
+    from spinerisk import tracking
+
+    try:
+        with _using_store(tracking_uri):
+            tracking.resolve_model_uri(f"models:/{name}/{version}")  # lists the store if not
+            moved = tracking.move_alias(name, alias, version)
+    except LookupError as err:
+        raise _lookup_failed(err) from None
+    typer.echo(moved["promotion"])
+
+
+@app.command()
 def tune(
     config: Annotated[Path, typer.Option(help="Experiment config (YAML) with a search section.")],
     n_trials: Annotated[int | None, typer.Option(

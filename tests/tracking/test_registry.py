@@ -90,12 +90,21 @@ def test_the_alias_moves_only_when_promoted(small_model, store):
     assert first["promotion"] == "spinerisk-response@candidate: version none -> 1"
     second = _log(small_model, store, promote=False)
     assert (second["version"], second["alias_uri"], _candidate(store)) == ("2", "", "1")
-    assert second["promotion"] == ("registered spinerisk-response version 2; "
-                                   "spinerisk-response@candidate stays at version 1 "
-                                   "(pass --promote to move it to 2)")
+    assert second["promotion"] == (
+        "registered spinerisk-response version 2; spinerisk-response@candidate stays at "
+        "version 1 (train with --promote, or `spinerisk promote --name spinerisk-response "
+        "--version 2` to move it)")
     third = _log(small_model, store, promote=True)
     assert third["promotion"] == "spinerisk-response@candidate: version 1 -> 3"
     assert _candidate(store) == "3" and third["previous_version"] == "1"
+    promote = ["promote", "--name", "spinerisk-response", "--tracking-uri", store, "--version"]
+    result = CliRunner().invoke(app, [*promote, "2"])
+    assert result.exit_code == 0, result.output
+    assert result.stdout.strip() == "spinerisk-response@candidate: version 3 -> 2"
+    assert _candidate(store) == "2"
+    result = CliRunner().invoke(app, [*promote, "9"])
+    assert result.exit_code == 2 and _candidate(store) == "2"
+    assert "models:/spinerisk-response/9: not found" in result.stderr
 
 
 def test_an_unknown_alias_names_the_store_and_lists_what_it_holds(small_model, store):

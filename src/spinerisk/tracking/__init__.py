@@ -16,7 +16,8 @@ _LAZY = {
     "plain_input": "flavor",
     "CANDIDATE": "store", "ExperimentRun": "store", "configure": "store",
     "experiment_run": "store", "git_commit": "store", "load_pyfunc": "store",
-    "load_risk_model": "store", "package_versions": "store", "register_model": "store",
+    "load_risk_model": "store", "move_alias": "store", "package_versions": "store",
+    "register_model": "store",
     "register_site_version": "store", "registered_name": "store", "site_alias": "store",
     "tracking_uri": "store",
     "describe_registry": "resolve", "resolve_model_uri": "resolve",
@@ -24,11 +25,12 @@ _LAZY = {
 }
 
 __all__ = ["CANDIDATE", "ENV_VAR", "ExperimentRun", "ModelLookupError", "Registered",
-           "RiskModelPyfunc",
-           "StoreLocation", "check_input", "configure", "describe_registry", "experiment_run", "git_commit",
-           "input_columns", "input_contract", "load_pyfunc", "load_registered", "load_risk_model", "package_versions",
-           "plain_input", "register_model", "register_site_version", "registered_name",
-           "resolve_model_uri", "resolve_store", "signature", "site_alias", "tracking_uri"]
+           "RiskModelPyfunc", "StoreLocation", "check_input", "configure",
+           "describe_registry", "experiment_run", "git_commit", "input_columns",
+           "input_contract", "load_pyfunc", "load_registered", "load_risk_model",
+           "move_alias", "package_versions", "plain_input", "register_model",
+           "register_site_version", "registered_name", "resolve_model_uri",
+           "resolve_store", "signature", "site_alias", "tracking_uri"]
 
 
 def __getattr__(name: str):

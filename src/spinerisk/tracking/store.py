@@ -240,14 +240,29 @@ def register_model(model_uri: str, task: str, alias: str | None,
     previous = _alias_version(name, alias)
     out["previous_version"] = previous or ""
     if previous is None or promote:
-        MlflowClient().set_registered_model_alias(name, alias, version)
-        out.update(alias_version=version, alias_uri=f"models:/{name}@{alias}",
-                   promotion=f"{name}@{alias}: version {previous or 'none'} -> {version}")
+        out.update(move_alias(name, alias, version))
     else:
         out.update(alias_version=previous,
                    promotion=f"registered {name} version {version}; {name}@{alias} stays at "
-                             f"version {previous} (pass --promote to move it to {version})")
+                             f"version {previous} (train with --promote, or `spinerisk "
+                             f"promote --name {name} --version {version}` to move it)")
     return out
+
+
+def move_alias(name: str, alias: str, version: str) -> dict[str, str]:
+    """Point ``name@alias`` at ``version`` (an explicit promotion) and say so.
+
+    Returns
+    -------
+    dict
+        ``previous_version`` ("" if the alias was not set), ``alias_version``,
+        ``alias_uri`` and ``promotion`` ("<name>@<alias>: version <old> -> <new>").
+    """
+    previous = _alias_version(name, alias)
+    MlflowClient().set_registered_model_alias(name, alias, version)
+    return {"previous_version": previous or "", "alias_version": version,
+            "alias_uri": f"models:/{name}@{alias}",
+            "promotion": f"{name}@{alias}: version {previous or 'none'} -> {version}"}
 
 
 def _alias_version(name: str, alias: str) -> str | None:
