@@ -9,7 +9,7 @@ export UV_COMPILE_BYTECODE := 1
 
 setup: .venv/.synced system-deps
 
-.venv/.synced: pyproject.toml uv.lock
+.venv/.synced: pyproject.toml uv.lock Makefile
 	@python3 -m uv --version >/dev/null 2>&1 || python3 -m pip install --quiet "uv==$(UV_VERSION)"
 	$(UV) sync --frozen --compile-bytecode
 	@touch $@
