@@ -12,6 +12,7 @@ and the caller goes through mlflow.
 from __future__ import annotations
 
 import sqlite3
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -68,7 +69,9 @@ def load_local(uri: str, location: StoreLocation) -> Registered | None:
         return None
     name, alias, version = parse_model_uri(uri)
     try:
-        with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as connection:
+        # read-only: a look-up never creates or migrates a store
+        with closing(sqlite3.connect(f"{db.resolve().as_uri()}?mode=ro",
+                                     uri=True)) as connection:
             if alias is not None:
                 row = connection.execute(
                     "SELECT version FROM registered_model_aliases WHERE name = ? AND alias = ?",
