@@ -2,14 +2,16 @@
 UV ?= python3 -m uv
 UV_VERSION ?= 0.13.8
 COHORT ?= data/demo-cohort.parquet
+# byte-compile the environment once at install: a cold `spinerisk` start skips compiling
+export UV_COMPILE_BYTECODE := 1
 
 .PHONY: setup system-deps demo test test-quick bench lint
 
 setup: .venv/.synced system-deps
 
-.venv/.synced: pyproject.toml uv.lock
+.venv/.synced: pyproject.toml uv.lock Makefile
 	@python3 -m uv --version >/dev/null 2>&1 || python3 -m pip install --quiet "uv==$(UV_VERSION)"
-	$(UV) sync --frozen
+	$(UV) sync --frozen --compile-bytecode
 	@touch $@
 
 system-deps:
@@ -18,8 +20,9 @@ system-deps:
 ## The main job on the embedded default: a simulated multi-site cohort, the local MLflow store.
 demo: .venv/.synced
 	$(UV) run spinerisk simulate --task all --n 5000 --sites 4 --seed 7 --out $(COHORT)
-	$(UV) run spinerisk train --config configs/demo
+	$(UV) run spinerisk train --config configs/demo --promote
 	$(UV) run spinerisk predict --patient examples/patient.json
+	$(UV) run spinerisk predict --model models:/spinerisk-reoperation@candidate --patient examples/patient-reoperation.json
 
 test: setup
 	$(UV) run pytest -q

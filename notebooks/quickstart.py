@@ -22,7 +22,8 @@
 # 3. read the out-of-sample performance with confidence intervals;
 # 4. explain one patient's prediction by clinical variable.
 #
-# Runs are tracked in `$SPINERISK_TRACKING_URI` when set, else `sqlite:///mlruns/mlflow.db`.
+# Runs are tracked in `$SPINERISK_TRACKING_URI` when set, else `mlruns/mlflow.db` in the
+# project checkout (`spinerisk.tracking.location`).
 
 # %%
 from spinerisk.cohort import simulate

@@ -45,8 +45,9 @@ def main() -> None:
     model = RiskModel(task=spine_task("response", predictors=PREDICTORS), learner="logistic")
     model.fit(rows, rows["response_50"].astype(int).to_numpy())
     with tracking.experiment_run("spinerisk-response", "known-shift-development") as run:
-        info = run.log_model(model, "response")
-    print(f"registered {info['alias_uri']} (version {info['version']}); sites in {out}")
+        # the experiment validates this model through the alias: move it explicitly
+        info = run.log_model(model, "response", promote=True)
+    print(f"{info['promotion']}; sites in {out}")
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ stays fast. Every clinician-facing output says it is decision support for resear
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from enum import Enum
 from pathlib import Path
 from typing import Annotated
@@ -103,6 +104,51 @@ def pathway(
         render_pathway(result)
 
 
+TrackingUri = Annotated[str | None, typer.Option(
+    help="MLflow tracking store; default $SPINERISK_TRACKING_URI, else mlruns/mlflow.db in "
+         "the spinerisk project checkout (never the current folder).")]
+
+
+@contextmanager
+def _using_store(uri: str | None):
+    """Print the store the block uses (stderr); an explicit ``uri`` is the store of every
+    look-up inside the block (and only there)."""
+    import os
+
+    from spinerisk.tracking.location import ENV_VAR, resolve_store
+
+    typer.echo(resolve_store(uri).describe(), err=True)
+    previous = os.environ.get(ENV_VAR)
+    if uri:
+        os.environ[ENV_VAR] = uri
+    try:
+        yield
+    finally:
+        if uri and previous is None:
+            del os.environ[ENV_VAR]
+        elif uri:
+            os.environ[ENV_VAR] = previous
+
+
+def _lookup_failed(error: LookupError) -> typer.Exit:
+    """A model or store that is not there: the message (store, contents, fix), exit 2."""
+    typer.echo(str(error), err=True)
+    return typer.Exit(code=2)
+
+
+def _patient_service(models: list[str] | None, tracking_uri: str | None):
+    """Load the named models (default: every task's candidate that the store holds)
+    from the store, which is printed first; a failed look-up exits 2 with its message."""
+    from spinerisk.explain import PatientService
+
+    try:
+        with _using_store(tracking_uri):
+            return PatientService.from_uris(models or _default_model_uris(),
+                                            skip_missing=not models)
+    except LookupError as err:
+        raise _lookup_failed(err) from None
+
+
 def _default_model_uris() -> list[str]:
     """The candidate alias of every spine task (those not registered are skipped later)."""
     from spinerisk.schema import TASK_NAMES
@@ -118,11 +164,11 @@ def predict(
              "alias of every registered spine task.")] = None,
     task: Annotated[str | None, typer.Option(help="Task; default: implied by the procedure.")] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print the full result as JSON.")] = False,
+    tracking_uri: TrackingUri = None,
 ) -> None:
     """Pathway summary, risk, interval and top drivers for one patient."""
     import json
 
-    from spinerisk.explain import PatientService
     from spinerisk.explain.text import render_text
     from spinerisk.schema import SchemaValidationError
 
@@ -130,7 +176,7 @@ def predict(
         record = json.loads(patient.read_text())
     except (OSError, json.JSONDecodeError) as err:
         raise typer.BadParameter(f"cannot read a JSON patient record from {patient}: {err}")
-    service = PatientService.from_uris(model or _default_model_uris(), skip_missing=not model)
+    service = _patient_service(model, tracking_uri)
     try:
         result = service.predict(record, task=task)
     except SchemaValidationError as err:
@@ -159,6 +205,7 @@ def serve(
         help="Seconds an idle keep-alive connection is held.", min=1)] = 5.0,
     generate_key: Annotated[bool, typer.Option(
         "--generate-key", help="Print a new random API key and exit.")] = False,
+    tracking_uri: TrackingUri = None,
 ) -> None:
     """Serve the HTTP API and the clinician page (API key from SPINERISK_API_KEY)."""
     import logging
@@ -176,10 +223,8 @@ def serve(
     except ValueError as err:
         typer.echo(f"spinerisk serve: {err}", err=True)
         raise typer.Exit(code=2) from None
-    from spinerisk.explain import PatientService
-
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    service = PatientService.from_uris(model or _default_model_uris(), skip_missing=not model)
+    service = _patient_service(model, tracking_uri)
     app_ = create_app(service, api_key=key, max_body_bytes=max_body_bytes,
                       body_timeout=body_timeout)
     run(app_, ServeOptions(host=host, port=port, workers=workers,
@@ -202,13 +247,21 @@ def validate(
     log: Annotated[bool, typer.Option(help="Log aggregates and the report to MLflow.")] = True,
     register_update: Annotated[bool, typer.Option(
         help="Register the recommended update as version alias site-<SITE>.")] = False,
+    tracking_uri: TrackingUri = None,
 ) -> None:
     """Validate a registered model on a site's table; write an HTML/PDF/JSON report."""
     from spinerisk.validation.run import run_validation
 
-    summary = run_validation(model=model, data=data, site=site, out=out, mapping=mapping,
-                             task_config=task_config, n_boot=n_boot, seed=seed, log=log,
-                             register_update=register_update)
+    from contextlib import nullcontext
+
+    uses_store = model.startswith("models:/") or log or register_update
+    try:
+        with _using_store(tracking_uri) if uses_store else nullcontext():
+            summary = run_validation(model=model, data=data, site=site, out=out,
+                                     mapping=mapping, task_config=task_config, n_boot=n_boot,
+                                     seed=seed, log=log, register_update=register_update)
+    except LookupError as err:
+        raise _lookup_failed(err) from None
     typer.echo(summary)
 
 
@@ -344,12 +397,16 @@ def train(
         help="Experiment config (YAML); repeat it, or give a folder to run every config in it.")],
     data: Annotated[Path | None, typer.Option(
         help="Use this cohort table (csv/parquet) instead of the config's data source.")] = None,
-    tracking_uri: Annotated[str | None, typer.Option(
-        help="MLflow store (default sqlite:///mlruns/mlflow.db or $SPINERISK_TRACKING_URI).")] = None,
+    tracking_uri: TrackingUri = None,
     n_trials: Annotated[int | None, typer.Option(
         help="Override the config's number of tuning trials.", min=1)] = None,
+    promote: Annotated[bool, typer.Option(
+        help="Move each task's serving alias (candidate) to the version trained now; "
+             "without it a new version is registered and the alias stays where it is "
+             "(a task's first version gets the alias).")] = False,
 ) -> None:
     """Train, evaluate (nested CV) and register models from experiment configs."""
+    from spinerisk.tracking.location import resolve_store
     from spinerisk.training import load_config, print_summary, run_experiment
 
     results = []
@@ -360,9 +417,32 @@ def train(
         if n_trials is not None:
             overrides["search.n_trials"] = n_trials
         experiment = load_config(path, overrides)
-        typer.echo(f"training {experiment.name} ({path})")
-        results.append(run_experiment(experiment, tracking_uri=tracking_uri))
+        typer.echo(f"training {experiment.name} ({path}); "
+                   + resolve_store(tracking_uri or experiment.tracking.uri).describe())
+        results.append(run_experiment(experiment, tracking_uri=tracking_uri, promote=promote))
     print_summary(results)
+    for result in results:
+        if result.model_info.get("promotion"):
+            typer.echo(result.model_info["promotion"])
+
+
+@app.command()
+def promote(
+    name: Annotated[str, typer.Option(help="Registered model, e.g. spinerisk-response.")],
+    version: Annotated[str, typer.Option(help="The registered version to serve.")],
+    alias: Annotated[str, typer.Option(help="Serving alias to move.")] = "candidate",
+    tracking_uri: TrackingUri = None,
+) -> None:
+    """Move a serving alias (default candidate) to a registered version; prints old -> new."""
+    from spinerisk import tracking
+
+    try:
+        with _using_store(tracking_uri):
+            tracking.resolve_model_uri(f"models:/{name}/{version}")  # lists the store if not
+            moved = tracking.move_alias(name, alias, version)
+    except LookupError as err:
+        raise _lookup_failed(err) from None
+    typer.echo(moved["promotion"])
 
 
 @app.command()
@@ -371,18 +451,25 @@ def tune(
     n_trials: Annotated[int | None, typer.Option(
         help="Finished trials the study should hold (resumes a stored study).", min=1)] = None,
     storage: Annotated[str | None, typer.Option(
-        help="Optuna storage URL (default sqlite:///mlruns/optuna.db).")] = None,
+        help="Optuna storage URL (default optuna.db beside the tracking store).")] = None,
 ) -> None:
     """Tune a config's hyperparameters on all its data (resumes an interrupted study)."""
     from spinerisk.training import load_config
     from spinerisk.training.runner import tune_only
+    from spinerisk.tuning import MEMORY
 
     overrides = {}
     if n_trials is not None:
         overrides["search.n_trials"] = n_trials
     if storage is not None:
         overrides["search.storage"] = storage
-    result = tune_only(load_config(config, overrides))
+    experiment = load_config(config, overrides)
+    if experiment.search is not None and experiment.search.storage != MEMORY:
+        from spinerisk.tracking.location import default_study_storage
+
+        typer.echo(f"study storage: {experiment.search.storage or default_study_storage()}",
+                   err=True)
+    result = tune_only(experiment)
     typer.echo(f"study {result.study_name}: {result.n_complete} complete, {result.n_pruned} "
                f"pruned ({result.n_run_now} run now); best score {result.best_value:.5f}")
     for name, value in result.best_params.items():

@@ -29,15 +29,39 @@ def test_unpenalised_fit_matches_statsmodels_breslow(tied_data):
     np.testing.assert_allclose(ours.standard_errors_, ref.bse, rtol=1e-6)
 
 
-def test_breslow_baseline_matches_the_textbook_sum(tied_data):
-    """H0(t) = sum over events i with t_i <= t of 1 / sum_{j: t_j >= t_i} exp(lp_j)."""
+def test_breslow_baseline_matches_the_textbook_sum_at_the_end_of_each_pooled_step(tied_data):
+    """H0(t) = sum over events i with t_i <= t of 1 / sum_{j: t_j >= t_i} exp(lp_j), read at
+    the last event time of each pool of >= 10 events; the stored step sits at the pool's
+    mean event time."""
     X, time, event = tied_data
     ours = CoxPH(alpha=0.0).fit(X, np.column_stack([time, event]))
     lp = (X - ours.means_) @ ours.coef_
-    for t in np.quantile(time, [0.1, 0.5, 0.9]):
+    distinct, counts = np.unique(time[event == 1], return_counts=True)
+    ends = np.searchsorted(np.cumsum(counts), np.cumsum(ours.baseline_events_))
+    assert ends[-1] == len(distinct) - 1 and ours.baseline_events_.sum() == event.sum()
+    start = 0
+    for k, end in enumerate(ends):
+        pool = (event == 1) & (time >= distinct[start]) & (time <= distinct[end])
+        assert pool.sum() == ours.baseline_events_[k] >= 10
+        assert ours.baseline_times_[k] == pytest.approx(time[pool].mean(), rel=1e-12)
         expected = sum(1.0 / np.exp(lp[time >= ti]).sum()
-                       for ti in time[(event == 1) & (time <= t)])
-        assert ours.cumulative_hazard_at(t) == pytest.approx(expected, rel=1e-10)
+                       for ti in time[(event == 1) & (time <= distinct[end])])
+        assert ours.baseline_cumhaz_[k] == pytest.approx(expected, rel=1e-10)
+        start = end + 1
+
+
+def test_no_individual_event_time_is_stored():
+    """Distinct continuous event times: no stored time is one of them, every step pools
+    >= 10 events, and a model fitted on 7 events keeps one step."""
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(400, 2))
+    time, event = rng.exponential(5.0, 400) + 0.01, (rng.random(400) < 0.5).astype(float)
+    fit = CoxPH(alpha=1.0).fit(X, np.column_stack([time, event]))
+    assert not np.isin(fit.baseline_times_, time).any()
+    assert fit.baseline_events_.min() >= 10
+    few = np.zeros(400)
+    few[:7] = 1
+    assert len(CoxPH(alpha=1.0).fit(X, np.column_stack([time, few])).baseline_times_) == 1
 
 
 def test_ridge_penalty_shrinks_towards_zero(tied_data):

@@ -3,9 +3,7 @@
 from spinerisk import tracking
 
 
-def test_default_store_is_sqlite_under_mlruns(monkeypatch):
-    monkeypatch.delenv("SPINERISK_TRACKING_URI", raising=False)
-    assert tracking.tracking_uri() == "sqlite:///mlruns/mlflow.db"
+def test_tracking_uri_follows_the_resolved_store(monkeypatch):
     monkeypatch.setenv("SPINERISK_TRACKING_URI", "sqlite:////tmp/x.db")
     assert tracking.tracking_uri() == "sqlite:////tmp/x.db"
     assert tracking.tracking_uri("postgresql://h/db") == "postgresql://h/db"

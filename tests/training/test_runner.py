@@ -65,7 +65,7 @@ def test_fresh_process_loads_by_alias_and_predicts_the_training_risk(tracked, st
         "from spinerisk import tracking\n"
         "record = json.loads(sys.argv[2])\n"
         "pyfunc = tracking.load_pyfunc('models:/spinerisk-response@candidate', sys.argv[1])\n"
-        "model = pyfunc.unwrap_python_model().risk_model\n"
+        "model = tracking.load_risk_model('models:/spinerisk-response@candidate', sys.argv[1])\n"
         "print(json.dumps(model.predict_risk_record(record)))\n"
         "print(json.dumps(float(pyfunc.predict(pd.DataFrame([record]))[0])))\n")
     out = subprocess.run([sys.executable, "-c", code, store, json.dumps(record, default=str)],

@@ -97,22 +97,23 @@ class PatientService:
             Skip URIs that the registry does not resolve (used for the default list of
             every task's candidate alias); explicit URIs must all load.
         """
-        from spinerisk.tracking import load_risk_model
-        from spinerisk.tracking.resolve import resolve_model_uri
+        from spinerisk.tracking.local import load_registered
 
         loaded, skipped = [], []
         for uri in uris:
             try:
-                name, version, alias = resolve_model_uri(uri)
+                found = load_registered(uri)  # without mlflow where the store is local
             except LookupError:
                 if not skip_missing:
                     raise
                 skipped.append(uri)
                 continue
-            loaded.append(LoadedModel(load_risk_model(uri), name, str(version), alias, uri))
+            loaded.append(LoadedModel(found.model, found.name, found.version, found.alias,
+                                      uri))
         if not loaded:
-            raise ValueError(f"none of these models is registered: {', '.join(skipped)}; "
-                             "train and register one (spinerisk train) or pass --model")
+            from spinerisk.tracking.resolve import not_registered
+
+            raise not_registered(skipped)  # names the store and lists what it holds
         return cls(loaded, top=top)
 
     def tasks(self) -> set[str]:
@@ -195,12 +196,18 @@ class PatientService:
         matches = [m for m in self.loaded if m.task == task
                    and (alias is None or m.alias == alias)]
         if not matches:
-            loaded = ", ".join(sorted(f"{m.task}@{m.alias}" for m in self.loaded))
+            loaded = ", ".join(sorted(f"{m.name}@{m.alias or m.version} (procedures: "
+                                      f"{', '.join(schema.TASKS[m.task].procedures)})"
+                                      if m.task in schema.TASKS else f"{m.name}@{m.alias}"
+                                      for m in self.loaded))
+            implied = (f"the planned procedure {clean.get('procedure')!r} implies the "
+                       f"{task} task, but " if clean.get("procedure") else "")
             raise schema.SchemaValidationError([schema.Problem(
-                "model" if alias else "task", "no model loaded for this task"
-                + (" and alias" if alias else ""), values=(f"{task}@{alias or '*'}",),
+                "model" if alias else "task", implied + f"no model for the {task} task"
+                + (f" with alias {alias!r}" if alias else "") + " is loaded",
                 allowed=f"loaded: {loaded}",
-                fix="choose a loaded task/alias, or start the server with that model")])
+                fix=f"load models:/spinerisk-{task}@candidate (--model), or give a patient "
+                    "whose planned procedure one of the loaded models predicts")])
         return matches[0]
 
 

@@ -1,5 +1,9 @@
 """A ridge-penalised Cox proportional-hazards model (Breslow ties and baseline hazard).
 
+The fitted model keeps no individual event time: its baseline hazard is stored on steps
+that each pool at least :data:`MIN_EVENTS_PER_STEP` events (the small-cell rule of every
+other aggregate the project stores), placed at the mean event time of the pool.
+
 Newton-Raphson on the penalised partial log-likelihood. The Hessian is assembled in
 O(n p^2) without per-row outer products: for Breslow ties
 ``sum_i d_i S2(t_i)/S0(t_i) = X' diag(w_j A_j) X`` with ``A_j`` the cumulative sum of
@@ -57,6 +61,52 @@ def breslow(time: np.ndarray, event: np.ndarray, lp: np.ndarray) -> tuple[np.nda
     increments = np.zeros(len(times))
     np.add.at(increments, inverse, np.exp(-shift) / s0[is_event])
     return times, np.cumsum(increments)
+
+
+#: Fewest events pooled in one stored step of a fitted baseline hazard (small cells < 10).
+MIN_EVENTS_PER_STEP = 10
+
+
+def pooled_steps(times: np.ndarray, cumhaz: np.ndarray, events: np.ndarray,
+                 min_events: int = MIN_EVENTS_PER_STEP,
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Coarsen a cumulative-hazard step function so that every step pools ``min_events``.
+
+    Consecutive distinct event times are grouped until a group holds ``min_events``
+    events (a short last group joins the one before; with fewer events in all there is
+    one group). Each group becomes one step, placed at its mean event time (weighted by
+    the events at each time), whose value is the cumulative hazard at the group's last
+    event time: the function is exact at the end of every group and no stored time or
+    increment belongs to fewer than ``min_events`` patients.
+
+    Parameters
+    ----------
+    times, cumhaz : ndarray
+        Distinct event times (increasing) and the cumulative hazard there (:func:`breslow`).
+    events : ndarray
+        Number of events at each of those times.
+    min_events : int
+
+    Returns
+    -------
+    times, cumhaz, events : ndarray
+        One entry per pooled step.
+    """
+    ends, pooled = [], 0
+    for i, count in enumerate(events):
+        pooled += count
+        if pooled >= min_events:
+            ends.append(i)
+            pooled = 0
+    if not ends:
+        ends = [len(times) - 1]
+    elif ends[-1] != len(times) - 1:
+        ends[-1] = len(times) - 1  # the short tail joins the last full group
+    starts = np.r_[0, np.asarray(ends[:-1], dtype=int) + 1]
+    ends = np.asarray(ends)
+    weighted = np.add.reduceat(times * events, starts)
+    counts = np.add.reduceat(events, starts)
+    return weighted / counts, cumhaz[ends], counts
 
 
 def cumhaz_at(times: np.ndarray, cumhaz: np.ndarray, horizon: float) -> float:
@@ -143,8 +193,11 @@ class CoxPH(BaseEstimator):
     means_ : ndarray of shape (p,)
         Column means; the linear predictor is centred on them.
     baseline_times_, baseline_cumhaz_ : ndarray
-        Breslow cumulative baseline hazard (at the centred linear predictor) at each
-        distinct event time.
+        Breslow cumulative baseline hazard (at the centred linear predictor) on pooled
+        steps (:func:`pooled_steps`): each step at the mean time of at least
+        :data:`MIN_EVENTS_PER_STEP` events, valued at the end of its pool.
+    baseline_events_ : ndarray
+        Events pooled in each step.
     log_likelihood_ : float
     n_iter_ : int
     """
@@ -186,8 +239,10 @@ class CoxPH(BaseEstimator):
         self.log_likelihood_ = loglik
         self.covariance_ = np.linalg.inv(hess)
         self.standard_errors_ = np.sqrt(np.diag(self.covariance_))
-        self.baseline_times_, self.baseline_cumhaz_ = breslow(time, event,
-                                                              (X - self.means_) @ beta)
+        times, cumhaz = breslow(time, event, (X - self.means_) @ beta)
+        counts = np.unique(time[event == 1], return_counts=True)[1]
+        self.baseline_times_, self.baseline_cumhaz_, self.baseline_events_ = pooled_steps(
+            times, cumhaz, counts.astype(float))
         return self
 
     def predict(self, X) -> np.ndarray:
@@ -197,7 +252,7 @@ class CoxPH(BaseEstimator):
         return (X - self.means_) @ self.coef_
 
     def cumulative_hazard_at(self, horizon: float) -> float:
-        """Breslow cumulative baseline hazard at ``horizon``."""
+        """Breslow cumulative baseline hazard at ``horizon`` (from the pooled steps)."""
         check_is_fitted(self, "coef_")
         return cumhaz_at(self.baseline_times_, self.baseline_cumhaz_, horizon)
 

@@ -1,26 +1,41 @@
 """MLflow tracking (the only place that imports mlflow): the store, the experiment run
 with nested trial runs, the risk-returning pyfunc, the registry (``spinerisk-<task>``,
-alias ``candidate``; site versions alias ``site-<NAME>``)."""
+alias ``candidate``, moved only on request; site versions alias ``site-<NAME>``).
 
-from spinerisk.tracking.pyfunc import RiskModelPyfunc, input_columns, plain_input, signature
-from spinerisk.tracking.store import (
-    CANDIDATE,
-    DEFAULT_URI,
-    ExperimentRun,
-    configure,
-    experiment_run,
-    git_commit,
-    load_pyfunc,
-    load_risk_model,
-    package_versions,
-    register_model,
-    register_site_version,
-    registered_name,
-    site_alias,
-    tracking_uri,
-)
+Names are imported on first use, so that ``spinerisk.tracking.location`` (where the store
+is) can be read without importing mlflow.
+"""
 
-__all__ = ["CANDIDATE", "DEFAULT_URI", "ExperimentRun", "RiskModelPyfunc", "configure",
-           "experiment_run", "git_commit", "input_columns", "load_pyfunc", "load_risk_model",
-           "package_versions", "plain_input", "register_model", "register_site_version",
-           "registered_name", "signature", "site_alias", "tracking_uri"]
+from importlib import import_module
+
+from spinerisk.tracking.location import ENV_VAR, ModelLookupError, StoreLocation, resolve_store
+
+_LAZY = {
+    "RiskModelPyfunc": "pyfunc", "signature": "pyfunc",
+    "check_input": "flavor", "input_columns": "flavor", "input_contract": "flavor",
+    "plain_input": "flavor",
+    "CANDIDATE": "store", "ExperimentRun": "store", "configure": "store",
+    "experiment_run": "store", "git_commit": "store", "load_pyfunc": "store",
+    "load_risk_model": "store", "move_alias": "store", "package_versions": "store",
+    "register_model": "store",
+    "register_site_version": "store", "registered_name": "store", "site_alias": "store",
+    "tracking_uri": "store",
+    "describe_registry": "resolve", "resolve_model_uri": "resolve",
+    "Registered": "local", "load_registered": "local",
+}
+
+__all__ = ["CANDIDATE", "ENV_VAR", "ExperimentRun", "ModelLookupError", "Registered",
+           "RiskModelPyfunc", "StoreLocation", "check_input", "configure",
+           "describe_registry", "experiment_run", "git_commit", "input_columns",
+           "input_contract", "load_pyfunc", "load_registered", "load_risk_model",
+           "move_alias", "package_versions", "plain_input", "register_model",
+           "register_site_version", "registered_name", "resolve_model_uri",
+           "resolve_store", "signature", "site_alias", "tracking_uri"]
+
+
+def __getattr__(name: str):
+    if name not in _LAZY:
+        raise AttributeError(f"module 'spinerisk.tracking' has no attribute {name!r}")
+    value = getattr(import_module(f"spinerisk.tracking.{_LAZY[name]}"), name)
+    globals()[name] = value
+    return value

@@ -1,15 +1,22 @@
-"""Resolve a registry model URI to its name, version and alias (for serving logs).
-
-Kept apart from :mod:`spinerisk.tracking.store` (written by the serving work; candidate
-to fold into ``store``): the API logs and reports which registry version it serves.
+"""Registry look-ups: a model URI to its name, version and alias, or an error that says
+which store was searched and what it holds.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
-from spinerisk.tracking.store import configure
+from spinerisk.tracking.local import parse_model_uri
+from spinerisk.tracking.location import (
+    ModelLookupError,
+    format_registry,
+    not_found,
+    resolve_store,
+)
+from spinerisk.tracking.store import open_store
 
 
 def resolve_model_uri(uri: str, tracking: str | None = None) -> tuple[str, str, str | None]:
@@ -17,23 +24,41 @@ def resolve_model_uri(uri: str, tracking: str | None = None) -> tuple[str, str, 
 
     Raises
     ------
-    LookupError
-        When the registry has no such model, alias or version (the message says which).
+    ModelLookupError
+        When the store does not exist or has no such model, alias or version; the message
+        names the store and lists the registered models and their aliases.
     ValueError
         When ``uri`` is not a registry URI.
     """
-    if not uri.startswith("models:/"):
-        raise ValueError(f"model URI {uri!r}: expected models:/<name>@<alias> or "
-                         "models:/<name>/<version>")
-    configure(tracking)
-    path = uri.removeprefix("models:/")
+    name, alias, version = parse_model_uri(uri)
+    open_store(tracking)
     client = MlflowClient()
     try:
-        if "@" in path:
-            name, alias = path.split("@", 1)
+        if alias is not None:
             return name, str(client.get_model_version_by_alias(name, alias).version), alias
-        name, version = path.rsplit("/", 1)
         return name, str(client.get_model_version(name, version).version), None
-    except MlflowException as err:
-        raise LookupError(f"model {uri!r} is not in the registry at the tracking store: "
-                          f"{err.message}") from err
+    except (MlflowException, ValueError) as err:
+        raise not_registered([uri], tracking) from err
+
+
+def registry_contents(tracking: str | None = None) -> dict[str, dict[str, object]]:
+    """Registered models in the store: name -> {"versions": [...], "aliases": {alias: v}}."""
+    open_store(tracking)
+    client = MlflowClient()
+    out: dict[str, dict[str, object]] = {}
+    for model in client.search_registered_models():
+        versions = sorted(int(v.version) for v in
+                          client.search_model_versions(f"name = '{model.name}'"))
+        out[model.name] = {"versions": versions,
+                           "aliases": {a: str(v) for a, v in sorted(model.aliases.items())}}
+    return out
+
+
+def describe_registry(tracking: str | None = None) -> str:
+    """The store's models, versions and aliases in one line (for messages)."""
+    return format_registry(registry_contents(tracking))
+
+
+def not_registered(uris: Iterable[str], tracking: str | None = None) -> ModelLookupError:
+    """The error for model URIs that the store does not resolve."""
+    return not_found(uris, resolve_store(tracking), registry_contents(tracking))

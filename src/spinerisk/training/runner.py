@@ -13,7 +13,8 @@ In the order of a methods section:
    (each site held out once, with the final hyperparameters) when there are several,
    its per-site metrics pooled by random-effects meta-analysis (``training.sites``).
 5. Final model: tuned and fitted on all rows, logged as a pyfunc returning calibrated
-   risk and registered as ``spinerisk-<task>`` with alias ``candidate``.
+   risk and registered as a new version of ``spinerisk-<task>``; the serving alias
+   ``candidate`` is created on a first version and moved only with ``promote``.
 """
 
 from __future__ import annotations
@@ -85,7 +86,7 @@ class ExperimentResult:
             pi = ("" if oe["pi_lower"] is None
                   else f"; PI {oe['pi_lower']:.2f}-{oe['pi_upper']:.2f}")
             row["O/E by site"] = f"{oe['site_min']:.2f}-{oe['site_max']:.2f}{pi}"
-        row["model"] = self.model_info.get("alias_uri", "") or "not registered"
+        row["model"] = self.model_info.get("version_uri", "") or "not registered"
         return row
 
 
@@ -243,8 +244,13 @@ def tune_only(config: ExperimentConfig, progress: bool = True):
 
 
 def run_experiment(config: ExperimentConfig, *, tracking_uri: str | None = None,
-                   progress: bool = True, log: bool = True) -> ExperimentResult:
-    """Run one experiment end to end (see module docstring)."""
+                   progress: bool = True, log: bool = True,
+                   promote: bool = False) -> ExperimentResult:
+    """Run one experiment end to end (see module docstring).
+
+    ``tracking_uri`` (else the config's ``tracking.uri``, else the resolved default store)
+    receives the run; ``promote`` moves the ``candidate`` alias to the new version.
+    """
     started = time.perf_counter()
     task, data, summary = prepare(config)
     folds = grouped_folds(data.event, data.groups, config.cv.folds, config.seed)
@@ -253,9 +259,10 @@ def run_experiment(config: ExperimentConfig, *, tracking_uri: str | None = None,
         return _run(config, task, data, summary, folds, fold_log, None, progress, started)
     from spinerisk import tracking
 
-    with tracking.experiment_run(config.experiment_name(), config.name, tracking_uri) as run:
+    with tracking.experiment_run(config.experiment_name(), config.name,
+                                 tracking_uri or config.tracking.uri) as run:
         result = _run(config, task, data, summary, folds, fold_log, run, progress, started)
-        _log(run, result)
+        _log(run, result, promote)
         result.run_id = run.run_id
     result.seconds = time.perf_counter() - started
     return result
@@ -288,7 +295,7 @@ def _run(config, task, data, summary, folds, fold_log, run, progress, started):
                             seconds=time.perf_counter() - started, training_rows=data.X)
 
 
-def _log(run, result: ExperimentResult) -> None:
+def _log(run, result: ExperimentResult, promote: bool = False) -> None:
     """Params, config, data fingerprint, versions, metrics with CIs, plots, the model."""
     from spinerisk import tracking
 
@@ -328,7 +335,7 @@ def _log(run, result: ExperimentResult) -> None:
             run.log_artifact(path, "plots")
     result.model_info = run.log_model(
         result.model, result.task.name, register=config.tracking.register_model,
-        tags={"experiment": config.name, "learner": config.model.learner,
+        promote=promote, tags={"experiment": config.name, "learner": config.model.learner,
               "data_fingerprint": result.data_summary["fingerprint_sha256"][:16]})
 
 

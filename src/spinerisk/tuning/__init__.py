@@ -1,6 +1,6 @@
 """Optuna tuning (the only module importing optuna): resumable studies, seeded TPE,
 median pruning on per-fold proper scores."""
 
-from spinerisk.tuning.study import DEFAULT_STORAGE, MEMORY, TuneResult, suggest, trials_table, tune
+from spinerisk.tuning.study import MEMORY, TuneResult, suggest, trials_table, tune
 
-__all__ = ["DEFAULT_STORAGE", "MEMORY", "TuneResult", "suggest", "trials_table", "tune"]
+__all__ = ["MEMORY", "TuneResult", "suggest", "trials_table", "tune"]

@@ -1,4 +1,5 @@
-"""Optuna studies that resume: sqlite under mlruns/ by default, any SQLAlchemy URL given.
+"""Optuna studies that resume: sqlite beside the tracking store by default (``optuna.db``
+in the folder :mod:`spinerisk.tracking.location` resolves), any SQLAlchemy URL given.
 
 The caller supplies ``score(params, report)`` (lower is better: a proper score such as
 log loss) and calls ``report(step, value)`` after each fold; the study prunes hopeless
@@ -11,6 +12,7 @@ may share one storage safely.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +21,6 @@ from typing import Any
 import optuna
 from tqdm.auto import tqdm
 
-DEFAULT_STORAGE = "sqlite:///mlruns/optuna.db"
 MEMORY = ":memory:"
 HEARTBEAT_S = 30
 Report = Callable[[int, float], None]
@@ -45,7 +46,11 @@ def storage_url(storage: str | None) -> str | None:
     study in memory (nothing to resume: dry runs and tests)."""
     if storage == MEMORY:
         return None
-    url = storage or DEFAULT_STORAGE
+    if storage is None:
+        from spinerisk.tracking.location import default_study_storage
+
+        storage = default_study_storage()  # beside the tracking store, never in the cwd
+    url = storage
     if url.startswith("sqlite:///"):
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
     return url
@@ -57,8 +62,12 @@ def _storage(storage: str | None):
     url = storage_url(storage)
     if url is None:
         return None
-    return optuna.storages.RDBStorage(url, heartbeat_interval=HEARTBEAT_S,
-                                      grace_period=3 * HEARTBEAT_S)
+    with warnings.catch_warnings():
+        # optuna flags the heartbeat as experimental on every study: one design choice,
+        # documented here, not a message for each run
+        warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
+        return optuna.storages.RDBStorage(url, heartbeat_interval=HEARTBEAT_S,
+                                          grace_period=3 * HEARTBEAT_S)
 
 
 def suggest(trial: optuna.Trial, space: Mapping[str, Any]) -> dict[str, Any]:
@@ -96,7 +105,7 @@ def tune(score: Score, space: Mapping[str, Any], *, study_name: str, n_trials: i
     seed : int
         Seed of the TPE sampler (with ``n_trials`` and the data, fixes the trials).
     storage : str, optional
-        SQLAlchemy URL; default ``sqlite:///mlruns/optuna.db``.
+        SQLAlchemy URL; default ``optuna.db`` beside the tracking store.
     pruning : bool
         Median pruning on the per-fold intermediate scores.
     on_trial : callable, optional
