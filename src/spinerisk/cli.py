@@ -250,9 +250,9 @@ def validate(
     tracking_uri: TrackingUri = None,
 ) -> None:
     """Validate a registered model on a site's table; write an HTML/PDF/JSON report."""
-    from spinerisk.validation.run import run_validation
-
     from contextlib import nullcontext
+
+    from spinerisk.validation.run import run_validation
 
     uses_store = model.startswith("models:/") or log or register_update
     try:
