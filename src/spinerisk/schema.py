@@ -22,6 +22,8 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from spinerisk.errors import ContractError
+
 Kind = Literal["identifier", "numeric", "integer", "binary", "category"]
 Role = Literal["identifier", "predictor", "procedure", "outcome"]
 
@@ -322,7 +324,7 @@ class Problem:
         return "; ".join(parts)
 
 
-class SchemaValidationError(ValueError):
+class SchemaValidationError(ContractError):
     """Raised when a table breaks the data contract; ``problems`` lists every finding."""
 
     def __init__(self, problems: list[Problem]):

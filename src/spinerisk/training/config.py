@@ -12,12 +12,9 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from spinerisk.errors import ConfigError
 from spinerisk.features import TaskSpec, generic_task, spine_task
 from spinerisk.models import CALIBRATIONS, LEARNERS
-
-
-class ConfigError(ValueError):
-    """A config file that cannot be used, with every problem spelled out."""
 
 
 class _Strict(BaseModel):
