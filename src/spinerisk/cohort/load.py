@@ -1,4 +1,8 @@
-"""Reading and writing cohort tables (csv or parquet) under the data contract."""
+"""Loading cohort tables under the data contract, and writing simulated ones.
+
+Tables are read by :mod:`spinerisk.cohort.readers` (delimited text in any common encoding,
+workbooks, parquet); :func:`read_table` is re-exported here for existing callers.
+"""
 
 from __future__ import annotations
 
@@ -9,24 +13,10 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from spinerisk import schema
+from spinerisk.cohort.readers import read_table
 
 if TYPE_CHECKING:
     from spinerisk.cohort.simulator import SimulatedCohort
-
-
-def read_table(path: str | Path) -> pd.DataFrame:
-    """Read a csv or parquet file as it is (no type coercion beyond the file format's)."""
-    path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"{path}: no such file; give the path of a .csv or .parquet table")
-    if path.suffix == ".parquet":
-        return pd.read_parquet(path)
-    if path.suffix == ".csv":
-        if path.stat().st_size == 0:
-            raise schema.SchemaValidationError([schema.Problem(
-                "<table>", f"{path} is an empty file", fix="check the export")])
-        return pd.read_csv(path, keep_default_na=True)
-    raise ValueError(f"{path}: unsupported file type {path.suffix!r}; use .csv or .parquet")
 
 
 def load(path: str | Path, mapping: str | Path | schema.ColumnMapping | None = None,
@@ -36,7 +26,8 @@ def load(path: str | Path, mapping: str | Path | schema.ColumnMapping | None = N
     Parameters
     ----------
     path : path
-        ``.csv`` or ``.parquet`` file, one row per procedure episode.
+        A table one row per procedure episode: delimited text, ``.xlsx``/``.xls``/``.ods``
+        (``book.xlsx#sheet`` picks a sheet) or ``.parquet`` (see :func:`read_table`).
     mapping : path or ColumnMapping, optional
         The site's column names and level codes (``configs/mappings/*.yaml``).
     tasks : list of str, optional

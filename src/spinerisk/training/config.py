@@ -9,12 +9,12 @@ import difflib
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from spinerisk.errors import ConfigError
 from spinerisk.features import TaskSpec, generic_task, spine_task
 from spinerisk.models import CALIBRATIONS, LEARNERS
+from spinerisk.yamlfile import read_yaml_mapping
 
 
 class _Strict(BaseModel):
@@ -165,8 +165,9 @@ def load_config(path: str | Path, overrides: dict[str, Any] | None = None) -> Ex
     """Read and validate a YAML config; ``overrides`` (dotted keys) replace values first."""
     path = Path(path)
     if not path.exists():
-        raise ConfigError(f"config {path} not found; shipped configs are in configs/*.yaml")
-    raw = yaml.safe_load(path.read_text()) or {}
+        raise ConfigError(f"config {path}: no such file",
+                          fix="give a YAML config; shipped configs are in configs/*.yaml")
+    raw = read_yaml_mapping(path, "config")
     for dotted, value in (overrides or {}).items():
         node = raw
         *parents, leaf = dotted.split(".")
