@@ -12,7 +12,7 @@ themselves.
 
 from __future__ import annotations
 
-import sys
+import logging
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Optional
@@ -104,15 +104,18 @@ def main(
 
 def _report_reads() -> None:
     """Show on stderr what each table reader detected (encoding, delimiter, sheet)."""
-    import logging
-
     logger = logging.getLogger("spinerisk.cohort.readers")
-    if not logger.handlers:
-        handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(logging.Formatter("%(message)s"))
-        logger.addHandler(handler)
+    if not any(isinstance(h, _Stderr) for h in logger.handlers):
+        logger.addHandler(_Stderr())
         logger.setLevel(logging.INFO)
         logger.propagate = False
+
+
+class _Stderr(logging.Handler):
+    """Log records to whatever ``sys.stderr`` is now (test runners swap it per command)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        typer.echo(record.getMessage(), err=True)
 
 
 class DictionaryFormat(str, Enum):

@@ -7,6 +7,9 @@ workbooks, parquet); :func:`read_table` is re-exported here for existing callers
 from __future__ import annotations
 
 import json
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -53,14 +56,31 @@ def truth_path_for(out: Path) -> Path:
 
 def write_cohort(cohort: SimulatedCohort, out: str | Path,
                  truth: str | Path | None = None) -> tuple[Path, Path]:
-    """Write the feature table, and apart the truth table and the DGP coefficients (json)."""
+    """Write the feature table, and apart the truth table and the DGP coefficients (json).
+
+    All three files appear together or not at all (a failure leaves none half-written).
+    """
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     truth_path = Path(truth) if truth else truth_path_for(out)
-    if out.suffix == ".csv":
-        cohort.frame.to_csv(out, index=False)
-    else:
-        cohort.frame.to_parquet(out, index=False)
-    cohort.truth.to_parquet(truth_path, index=False)
-    truth_path.with_suffix(".json").write_text(json.dumps(cohort.coefficients, indent=2))
+    with all_or_nothing(out, truth_path, truth_path.with_suffix(".json")) as (table, truth_tmp, coefs):
+        if out.suffix == ".csv":
+            cohort.frame.to_csv(table, index=False)
+        else:
+            cohort.frame.to_parquet(table, index=False)
+        cohort.truth.to_parquet(truth_tmp, index=False)
+        coefs.write_text(json.dumps(cohort.coefficients, indent=2))
     return out, truth_path
+
+
+@contextmanager
+def all_or_nothing(*targets: Path) -> Iterator[list[Path]]:
+    """Temporary paths beside ``targets``, moved onto them only once all were written."""
+    temporary = [t.with_name(f".{t.name}.partial") for t in targets]
+    try:
+        yield temporary
+        for written, target in zip(temporary, targets, strict=True):
+            os.replace(written, target)
+    finally:
+        for written in temporary:
+            written.unlink(missing_ok=True)

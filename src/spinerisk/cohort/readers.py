@@ -249,7 +249,8 @@ def _read_text(path: Path) -> tuple[pd.DataFrame, TableSource]:
     delimiter = _detect_delimiter(text)
     decimal = _detect_decimal(path, text, delimiter)
     try:
-        frame = pd.read_csv(io.StringIO(text), sep=delimiter, decimal=decimal, keep_default_na=True)
+        frame = pd.read_csv(io.StringIO(text), sep=delimiter, decimal=decimal, keep_default_na=True,
+                            float_precision="round_trip")  # the default parser is off by an ulp
     except pd.errors.ParserError as err:
         raise InputFileError(
             f"{path}: rows do not have the header's number of fields ({err}); read as "
