@@ -3,7 +3,7 @@ UV ?= python3 -m uv
 UV_VERSION ?= 0.13.8
 COHORT ?= data/demo-cohort.parquet
 
-.PHONY: setup system-deps demo test test-quick bench lint
+.PHONY: setup system-deps demo test test-quick bench lint notebook experiments
 
 setup: .venv/.synced system-deps
 
@@ -29,6 +29,17 @@ test-quick: .venv/.synced
 
 bench: .venv/.synced
 	@for script in benchmarks/bench_*.py; do echo "== $$script"; $(UV) run python $$script; done
+
+## The quickstart notebook under Jupyter (the venv's python3 kernel), outputs in build/.
+notebook: .venv/.synced
+	@mkdir -p build
+	$(UV) run jupytext --to ipynb --output build/quickstart.ipynb --execute notebooks/quickstart.py
+
+## Rerun every study in experiments/ and rewrite its committed results (~20 min on 2 cores).
+experiments: .venv/.synced
+	$(UV) run python experiments/heart-disease-iecv/run.py
+	bash experiments/known-shift-site/run.sh
+	$(UV) run python experiments/baseline-model-comparison/run.py
 
 lint: .venv/.synced
 	$(UV) run ruff check src tests benchmarks

@@ -148,6 +148,7 @@ def schema(
     if out is None:
         typer.echo(text)
     else:
+        out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(text)
         typer.echo(f"wrote {out}")
 
