@@ -33,7 +33,8 @@ bench: .venv/.synced
 ## The quickstart notebook under Jupyter (the venv's python3 kernel), outputs in build/.
 notebook: .venv/.synced
 	@mkdir -p build
-	$(UV) run jupytext --to ipynb --output build/quickstart.ipynb --execute notebooks/quickstart.py
+	$(UV) run jupytext --to ipynb --output build/quickstart.ipynb notebooks/quickstart.py
+	$(UV) run jupyter execute --inplace --kernel_name=python3 build/quickstart.ipynb
 
 ## Rerun every study in experiments/ and rewrite its committed results (~20 min on 2 cores).
 experiments: .venv/.synced

@@ -316,7 +316,9 @@ def metrics(
         report = evaluate_predictions(frame, risk=risk, outcome=outcome, time=time, event=event,
                                       horizon=horizon, thresholds=cuts, n_boot=bootstrap, seed=seed)
     except ValueError as err:  # evaluation's checks of the columns asked for
-        raise UsageError(f"{data}: {err}") from None
+        raise UsageError(f"{data}: {err}", fix="check --risk/--outcome/--time/--event against "
+                         "the table's columns, and that it holds enough rows with and without "
+                         "the outcome") from None
     result = report.to_dict()
     if plots is not None:
         from spinerisk.evaluation.plots import write_report_plots
