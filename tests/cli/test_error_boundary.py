@@ -88,3 +88,19 @@ def test_simulate_writes_all_its_files_or_none(tmp_path, monkeypatch):
     assert result.exit_code == 1, result.output
     assert list(tmp_path.iterdir()) == []  # the csv was written first, then removed
     Path(re.findall(r"the full traceback is in (\S+);", result.output)[0]).unlink()
+
+
+def test_library_code_raises_typed_errors_naming_file_and_line(tmp_path):
+    from spinerisk.cohort import simulate
+    from spinerisk.training import load_config
+
+    with pytest.raises(UsageError, match=r"dgp='quadratic'.*allowed: 'published' or 'linear'"):
+        simulate(50, dgp="quadratic")
+    config = tmp_path / "c.yaml"
+    config.write_text("name: x\nmodel:\n  learner: logistic\n\tparams: {}\n")
+    with pytest.raises(ConfigError, match=r"config .*c\.yaml: invalid YAML at line 4, column 1"):
+        load_config(config)
+    mapping = tmp_path / "m.yaml"
+    mapping.write_text("colums: {BMI: bmi}\n")
+    with pytest.raises(ConfigError, match=r"m\.yaml: unknown keys \['colums'\]; allowed: columns"):
+        schema.ColumnMapping.from_yaml(mapping)
