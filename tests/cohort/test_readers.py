@@ -138,3 +138,47 @@ def test_patient_record_must_be_one_object(tmp_path):
         read_record(path)
     path.write_text('\ufeff{"age": 46}')  # Notepad's UTF-8 with byte-order mark
     assert read_record(path) == {"age": 46}
+
+
+def _write_ods(path, frame: pd.DataFrame, sheet: str) -> None:
+    """A minimal OpenDocument spreadsheet (ODF 1.2: mimetype, manifest, content.xml),
+    written by hand: no ODS writer is among the dependencies."""
+    import zipfile
+    from xml.sax.saxutils import escape
+
+    def cell(value) -> str:
+        if isinstance(value, str):
+            return (f'<table:table-cell office:value-type="string"><text:p>{escape(value)}'
+                    "</text:p></table:table-cell>")
+        return (f'<table:table-cell office:value-type="float" office:value="{value!r}">'
+                f"<text:p>{value}</text:p></table:table-cell>")
+
+    rows = [list(frame.columns)] + frame.astype(object).to_numpy().tolist()
+    body = "".join("<table:table-row>" + "".join(map(cell, r)) + "</table:table-row>" for r in rows)
+    ns = ('xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0" '
+          'xmlns:table="urn:oasis:names:tc:opendocument:xmlns:table:1.0" '
+          'xmlns:text="urn:oasis:names:tc:opendocument:xmlns:text:1.0"')
+    content = (f'<?xml version="1.0" encoding="UTF-8"?><office:document-content {ns} '
+               f'office:version="1.2"><office:body><office:spreadsheet><table:table '
+               f'table:name="{sheet}">{body}</table:table></office:spreadsheet></office:body>'
+               "</office:document-content>")
+    manifest = ('<?xml version="1.0" encoding="UTF-8"?><manifest:manifest xmlns:manifest='
+                '"urn:oasis:names:tc:opendocument:xmlns:manifest:1.0" manifest:version="1.2">'
+                '<manifest:file-entry manifest:full-path="/" manifest:media-type='
+                '"application/vnd.oasis.opendocument.spreadsheet"/><manifest:file-entry '
+                'manifest:full-path="content.xml" manifest:media-type="text/xml"/>'
+                "</manifest:manifest>")
+    with zipfile.ZipFile(path, "w") as book:
+        book.writestr("mimetype", "application/vnd.oasis.opendocument.spreadsheet",
+                      compress_type=zipfile.ZIP_STORED)
+        book.writestr("content.xml", content)
+        book.writestr("META-INF/manifest.xml", manifest)
+
+
+def test_opendocument_spreadsheet_reads_as_the_csv(tmp_path):
+    frame = pd.DataFrame({"y": [1, 0, 1], "p": [0.25, 0.125, 0.6], "site": ["Genève", "Malmö", "Zürich"]})
+    _write_ods(tmp_path / "preds.ods", frame, "predictions")
+    got = read_table(tmp_path / "preds.ods")
+    pd.testing.assert_frame_equal(got, frame)
+    assert got.attrs["source"].describe() == (
+        f"read {tmp_path / 'preds.ods'}: ods, sheet 'predictions', 3 rows x 3 columns")
