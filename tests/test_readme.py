@@ -23,7 +23,7 @@ RUN_BY_CI = {"make demo", "make test"}  # .ci/run and the Makefile run these the
 def bash_blocks() -> list[list[str]]:
     """The command lines of every ```bash block (comments and blank lines dropped)."""
     text = (ROOT / "README.md").read_text()
-    blocks = re.findall(r"^```bash\n(.*?)^```", text, flags=re.S | re.M)
+    blocks = re.findall(r"^```bash\n(.*?)^```", text, flags=re.DOTALL | re.MULTILINE)
     return [[line.split("  #")[0].strip() for line in block.splitlines()
              if line.strip() and not line.lstrip().startswith("#")] for block in blocks]
 

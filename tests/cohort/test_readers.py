@@ -182,3 +182,14 @@ def test_opendocument_spreadsheet_reads_as_the_csv(tmp_path):
     pd.testing.assert_frame_equal(got, frame)
     assert got.attrs["source"].describe() == (
         f"read {tmp_path / 'preds.ods'}: ods, sheet 'predictions', 3 rows x 3 columns")
+
+
+def test_the_detection_is_told_when_the_file_is_not_plain(cohort, tmp_path, caplog):
+    cohort.head(5).to_csv(tmp_path / "plain.csv", index=False)
+    cohort.head(5).to_csv(tmp_path / "semi.csv", index=False, sep=";", decimal=",")
+    with caplog.at_level("INFO", logger="spinerisk.cohort.readers"):
+        read_table(tmp_path / "plain.csv")
+        read_table(tmp_path / "semi.csv")
+    assert [r.getMessage() for r in caplog.records] == [
+        (f"read {tmp_path / 'semi.csv'}: csv, encoding UTF-8, delimiter semicolon, "
+        "decimal mark ',', 5 rows x 81 columns")]

@@ -87,6 +87,13 @@ class TableSource:
         parts.append(f"{self.n_rows} rows x {self.n_columns} columns")
         return ", ".join(parts)
 
+    def is_unusual(self) -> bool:
+        """Whether anything beyond plain UTF-8 comma-separated text or parquet was detected
+        (worth telling the user: an encoding, separator, decimal mark or sheet)."""
+        plain = (None, "utf-8", ",", ".")
+        return (self.encoding not in plain or self.delimiter not in plain
+                or self.decimal not in plain or self.sheet is not None)
+
     def lines(self, positions: list[int]) -> str:
         """Where data rows (0-based positions in the frame) stand in the file, in words:
         ``file lines 18, 204`` or ``sheet rows 18, 204`` ("" for parquet).
@@ -123,7 +130,8 @@ def read_table(path: str | Path, sheet: str | int | None = None) -> pd.DataFrame
     -------
     DataFrame
         The rows and columns as the file holds them; ``frame.attrs["source"]`` is the
-        :class:`TableSource` describing what was detected (also logged at INFO).
+        :class:`TableSource` describing what was detected (also logged: at INFO when
+        it is more than plain UTF-8 comma-separated text or parquet, else at DEBUG).
 
     Raises
     ------
@@ -151,7 +159,7 @@ def read_table(path: str | Path, sheet: str | int | None = None) -> pd.DataFrame
         raise InputFileError(f"{path}: the table has a header but no data rows",
                              fix="check the export (filters, the sheet chosen, the file path)")
     frame.attrs["source"] = source
-    logger.info(source.describe())
+    logger.log(logging.INFO if source.is_unusual() else logging.DEBUG, source.describe())
     return frame
 
 
