@@ -44,7 +44,8 @@ class SimulatedData(_Strict):
 
 
 class DataConfig(_Strict):
-    """Either ``simulate`` or a ``path`` (csv/parquet) with an optional column ``mapping``."""
+    """Either ``simulate`` or a table ``path`` (any format ``cohort.readers`` reads; a workbook
+    sheet as ``book.xlsx#sheet``) with an optional column ``mapping``."""
 
     simulate: SimulatedData | None = None
     path: str | None = None
@@ -54,7 +55,7 @@ class DataConfig(_Strict):
     def _one_source(self) -> DataConfig:
         if (self.simulate is None) == (self.path is None):
             raise ValueError("data: give exactly one of 'simulate' (a simulated cohort) or "
-                             "'path' (a csv/parquet table)")
+                             "'path' (a table: csv/txt, xlsx/xls/ods, parquet)")
         return self
 
 
