@@ -40,8 +40,19 @@ def _runnable(line: str) -> bool:
     return line.startswith(("export ", "uv run spinerisk "))
 
 
+@pytest.fixture()
+def mlflow_uris_restored():
+    """The block points mlflow at a store relative to its folder; point it back after."""
+    import mlflow
+
+    tracking, registry = mlflow.get_tracking_uri(), mlflow.get_registry_uri()
+    yield
+    mlflow.set_tracking_uri(tracking)
+    mlflow.set_registry_uri(registry)
+
+
 @pytest.mark.slow  # trains one small model and writes one validation report: ~30 s
-def test_readme_command_blocks_run(tmp_path, monkeypatch):
+def test_readme_command_blocks_run(tmp_path, monkeypatch, mlflow_uris_restored):
     for folder in ("configs", "examples"):
         shutil.copytree(ROOT / folder, tmp_path / folder)
     monkeypatch.chdir(tmp_path)
