@@ -5,7 +5,7 @@ COHORT ?= data/demo-cohort.parquet
 # byte-compile the environment once at install: a cold `spinerisk` start skips compiling
 export UV_COMPILE_BYTECODE := 1
 
-.PHONY: setup system-deps demo test test-quick bench lint
+.PHONY: setup system-deps demo test test-quick bench lint notebook experiments
 
 setup: .venv/.synced system-deps
 
@@ -32,6 +32,18 @@ test-quick: .venv/.synced
 
 bench: .venv/.synced
 	@for script in benchmarks/bench_*.py; do echo "== $$script"; $(UV) run python $$script; done
+
+## The quickstart notebook under Jupyter (the venv's python3 kernel), outputs in build/.
+notebook: .venv/.synced
+	@mkdir -p build
+	$(UV) run jupytext --to ipynb --output build/quickstart.ipynb notebooks/quickstart.py
+	$(UV) run jupyter execute --inplace --kernel_name=python3 build/quickstart.ipynb
+
+## Rerun every study in experiments/ and rewrite its committed results (~20 min on 2 cores).
+experiments: .venv/.synced
+	$(UV) run python experiments/heart-disease-iecv/run.py
+	bash experiments/known-shift-site/run.sh
+	$(UV) run python experiments/baseline-model-comparison/run.py
 
 lint: .venv/.synced
 	$(UV) run ruff check src tests benchmarks

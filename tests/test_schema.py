@@ -9,6 +9,7 @@ from typer.testing import CliRunner
 from spinerisk import schema
 from spinerisk.cli import app
 from spinerisk.cohort import load, simulate
+from spinerisk.errors import InputFileError
 
 
 @pytest.fixture(scope="module")
@@ -39,6 +40,7 @@ def test_out_of_range_names_field_rows_value_allowed_and_fix(table):
     text = problem.message()
     assert problem.field == "bmi" and problem.rows == (17, 203) and problem.n_rows == 2
     assert "412" in text and "12-70 kg/m2" in text and "check units" in text
+    assert "in data rows 18, 204 (2 rows)" in text  # counted from 1, as a person counts
 
 
 def test_reports_every_problem_at_once(table):
@@ -91,7 +93,7 @@ def test_empty_table_and_empty_file(table, tmp_path):
     assert "no rows" in problem.issue
     empty = tmp_path / "empty.csv"
     empty.write_text("")
-    with pytest.raises(schema.SchemaValidationError, match="empty file"):
+    with pytest.raises(InputFileError, match=r"empty\.csv: the file is empty"):
         load(empty)
 
 

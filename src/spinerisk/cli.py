@@ -2,19 +2,89 @@
 
 Each command imports its heavy modules inside the function so that ``spinerisk --help``
 stays fast. Every clinician-facing output says it is decision support for research use.
+
+Failures are handled in one place, :class:`ErrorBoundary`: an expected failure
+(:class:`spinerisk.errors.SpineriskError`) prints its message and exits with code 2; an
+unexpected one prints one line naming the file that holds its traceback (``--debug``
+prints the traceback instead) and exits with code 1. Commands never catch errors
+themselves.
 """
 
 from __future__ import annotations
 
+import logging
 from contextlib import contextmanager
 from enum import Enum
 from pathlib import Path
 from typing import Annotated
 
 import typer
+from typer._click.exceptions import ClickException  # typer >= 0.29 carries its own click
+from typer.core import TyperGroup
+
+from spinerisk.errors import InputFileError, ModelLookupError, SpineriskError, UsageError
+
+EXPECTED_EXIT = 2
+UNEXPECTED_EXIT = 1
+
+
+class ErrorBoundary(TyperGroup):
+    """The command group: runs a command and turns what escapes it into a message."""
+
+    def invoke(self, ctx: typer.Context):
+        try:
+            return super().invoke(ctx)
+        except (ClickException, typer.Exit, typer.Abort):
+            raise  # usage errors and exits that click and typer print and exit with
+        except SpineriskError as err:
+            _expected(ctx, err)
+        except Exception as err:  # noqa: BLE001 - the boundary: every other error is a bug
+            if (known := _foreign_expected(err)) is not None:
+                _expected(ctx, known)
+            _unexpected(ctx, err)
+
+
+def _expected(ctx: typer.Context, err: SpineriskError):
+    command = " ".join(ctx.command_path.split()[:1] + [ctx.invoked_subcommand or ""]).strip()
+    typer.echo(f"{command}: error: {err}", err=True)
+    raise typer.Exit(EXPECTED_EXIT)
+
+
+def _foreign_expected(err: Exception) -> SpineriskError | None:
+    """Expected failures raised by modules that predate :mod:`spinerisk.errors`.
+
+    A model reference that names nothing: tracking's ``LookupError`` or MLflow's
+    ``RESOURCE_DOES_NOT_EXIST``; a file that is not there.
+    """
+    if type(err) is LookupError or getattr(err, "error_code", None) == "RESOURCE_DOES_NOT_EXIST":
+        return ModelLookupError(getattr(err, "message", None) or str(err),
+                                fix="check the name and alias (`uv run mlflow ui` lists the "
+                                    "registered models) and that $SPINERISK_TRACKING_URI names "
+                                    "the store they were registered in")
+    if isinstance(err, (FileNotFoundError, PermissionError)):
+        return InputFileError(str(err), fix="check the path and its permissions")
+    return None
+
+
+def _unexpected(ctx: typer.Context, err: Exception):
+    import tempfile
+    import traceback
+
+    text = "".join(traceback.format_exception(err))
+    if ctx.params.get("debug"):
+        typer.echo(text, err=True, nl=False)
+    else:
+        handle, name = tempfile.mkstemp(prefix="spinerisk-error-", suffix=".txt")
+        with open(handle, "w") as sink:
+            sink.write(text)
+        typer.echo(f"spinerisk: internal error ({type(err).__name__}: {str(err)[:200]}); the "
+                   f"full traceback is in {name}; please report it (--debug prints it)", err=True)
+    raise typer.Exit(UNEXPECTED_EXIT)
+
 
 app = typer.Typer(
     name="spinerisk",
+    cls=ErrorBoundary,
     help="Outcome prediction along the MRI-phenotype-to-intervention pathway for low-back "
     "pain. Decision support for research use.",
     no_args_is_help=True,
@@ -22,9 +92,41 @@ app = typer.Typer(
 )
 
 
+@app.callback()
+def main(
+    debug: Annotated[bool, typer.Option(
+        "--debug", envvar="SPINERISK_DEBUG",
+        help="Print the traceback of an unexpected error instead of writing it to a file.")] = False,
+) -> None:
+    """Outcome prediction along the MRI-phenotype-to-intervention pathway for low-back pain.
+    Decision support for research use."""
+    _report_reads()
+
+
+def _report_reads() -> None:
+    """Show on stderr what each table reader detected (encoding, delimiter, sheet)."""
+    logger = logging.getLogger("spinerisk.cohort.readers")
+    if not any(isinstance(h, _Stderr) for h in logger.handlers):
+        logger.addHandler(_Stderr())
+        logger.setLevel(logging.INFO)
+        logger.propagate = False
+
+
+class _Stderr(logging.Handler):
+    """Log records to whatever ``sys.stderr`` is now (test runners swap it per command)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        typer.echo(record.getMessage(), err=True)
+
+
 class DictionaryFormat(str, Enum):
     markdown = "markdown"
     csv = "csv"
+
+
+class Dgp(str, Enum):
+    published = "published"
+    linear = "linear"
 
 
 class SimTask(str, Enum):
@@ -47,6 +149,7 @@ def schema(
     if out is None:
         typer.echo(text)
     else:
+        out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(text)
         typer.echo(f"wrote {out}")
 
@@ -58,7 +161,7 @@ def simulate(
     n: Annotated[int, typer.Option(help="Number of procedure episodes.", min=1)] = 5000,
     sites: Annotated[int, typer.Option(help="Number of sites.", min=1)] = 4,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 7,
-    dgp: Annotated[str, typer.Option(help="Data-generating process: published or linear.")] = "published",
+    dgp: Annotated[Dgp, typer.Option(help="Data-generating process.")] = Dgp.published,
     truth: Annotated[Path | None, typer.Option(
         help="Truth file (default: OUT with '.truth' before the suffix).")] = None,
 ) -> None:
@@ -70,9 +173,9 @@ def simulate(
 
     started = time.perf_counter()
     tasks = None if task is SimTask.all else (task.value,)
-    cohort = simulate_cohort(n=n, sites=sites, seed=seed, tasks=tasks, dgp=dgp)
+    cohort = simulate_cohort(n=n, sites=sites, seed=seed, tasks=tasks, dgp=dgp.value)
     paths = write_cohort(cohort, out, truth)
-    summarise(cohort.frame, title=f"Simulated cohort (seed {seed}, dgp {dgp})")
+    summarise(cohort.frame, title=f"Simulated cohort (seed {seed}, dgp {dgp.value})")
     typer.echo(f"wrote {paths[0]} and {paths[1]} in {time.perf_counter() - started:.1f} s")
 
 
@@ -85,19 +188,11 @@ def pathway(
     """Phenotypes, red flags, next step, candidates and concordance for one patient."""
     import json
 
+    from spinerisk.cohort.readers import read_record
     from spinerisk.phenotype import assess_patient
     from spinerisk.phenotype.display import render_pathway
-    from spinerisk.schema import SchemaValidationError
 
-    try:
-        result = assess_patient(json.loads(patient.read_text()))
-    except (OSError, json.JSONDecodeError) as error:
-        typer.echo(f"{patient}: cannot read a JSON patient record ({error}); fix: pass a file "
-                   "holding one JSON object, see examples/patient.json", err=True)
-        raise typer.Exit(code=2) from None
-    except SchemaValidationError as error:
-        typer.echo(f"{patient}: {error}", err=True)
-        raise typer.Exit(code=2) from None
+    result = assess_patient(read_record(patient))
     if json_output:
         typer.echo(json.dumps(result.to_dict(), indent=2))
     else:
@@ -130,23 +225,13 @@ def _using_store(uri: str | None):
             os.environ[ENV_VAR] = previous
 
 
-def _lookup_failed(error: LookupError) -> typer.Exit:
-    """A model or store that is not there: the message (store, contents, fix), exit 2."""
-    typer.echo(str(error), err=True)
-    return typer.Exit(code=2)
-
-
 def _patient_service(models: list[str] | None, tracking_uri: str | None):
     """Load the named models (default: every task's candidate that the store holds)
     from the store, which is printed first; a failed look-up exits 2 with its message."""
     from spinerisk.explain import PatientService
 
-    try:
-        with _using_store(tracking_uri):
-            return PatientService.from_uris(models or _default_model_uris(),
-                                            skip_missing=not models)
-    except LookupError as err:
-        raise _lookup_failed(err) from None
+    with _using_store(tracking_uri):
+        return PatientService.from_uris(models or _default_model_uris(), skip_missing=not models)
 
 
 def _default_model_uris() -> list[str]:
@@ -169,19 +254,12 @@ def predict(
     """Pathway summary, risk, interval and top drivers for one patient."""
     import json
 
+    from spinerisk.cohort.readers import read_record
     from spinerisk.explain.text import render_text
-    from spinerisk.schema import SchemaValidationError
 
-    try:
-        record = json.loads(patient.read_text())
-    except (OSError, json.JSONDecodeError) as err:
-        raise typer.BadParameter(f"cannot read a JSON patient record from {patient}: {err}")
+    record = read_record(patient)
     service = _patient_service(model, tracking_uri)
-    try:
-        result = service.predict(record, task=task)
-    except SchemaValidationError as err:
-        typer.echo(str(err), err=True)
-        raise typer.Exit(code=2)
+    result = service.predict(record, task=task)
     typer.echo(json.dumps(result, indent=2) if json_out else render_text(result))
 
 
@@ -218,11 +296,7 @@ def serve(
         typer.echo(new_api_key())
         return
     key = os.environ.get(API_KEY_ENV, "")
-    try:
-        check_api_key(key)
-    except ValueError as err:
-        typer.echo(f"spinerisk serve: {err}", err=True)
-        raise typer.Exit(code=2) from None
+    check_api_key(key)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     service = _patient_service(model, tracking_uri)
     app_ = create_app(service, api_key=key, max_body_bytes=max_body_bytes,
@@ -235,7 +309,9 @@ def serve(
 def validate(
     model: Annotated[str, typer.Option(help="Registered model (models:/<name>@<alias>) or a "
                                             "local .joblib/.pkl file of a fitted model.")],
-    data: Annotated[Path, typer.Option(help="The site's table (.csv or .parquet).")],
+    data: Annotated[Path, typer.Option(help="The site's table: .csv/.txt (any common encoding, "
+                                            "separator and decimal mark), .xlsx/.xls/.ods "
+                                            "(FILE#SHEET picks a sheet) or .parquet.")],
     site: Annotated[str, typer.Option(help="Site name (report title, MLflow tag, alias).")],
     out: Annotated[Path, typer.Option(help="Folder for report.html, report.pdf, report.json.")],
     mapping: Annotated[Path | None, typer.Option(
@@ -255,13 +331,10 @@ def validate(
     from spinerisk.validation.run import run_validation
 
     uses_store = model.startswith("models:/") or log or register_update
-    try:
-        with _using_store(tracking_uri) if uses_store else nullcontext():
-            summary = run_validation(model=model, data=data, site=site, out=out,
-                                     mapping=mapping, task_config=task_config, n_boot=n_boot,
-                                     seed=seed, log=log, register_update=register_update)
-    except LookupError as err:
-        raise _lookup_failed(err) from None
+    with _using_store(tracking_uri) if uses_store else nullcontext():
+        summary = run_validation(model=model, data=data, site=site, out=out, mapping=mapping,
+                                 task_config=task_config, n_boot=n_boot, seed=seed, log=log,
+                                 register_update=register_update)
     typer.echo(summary)
 
 
@@ -319,7 +392,8 @@ def pool(
 
 @app.command()
 def metrics(
-    data: Annotated[Path, typer.Option(help="Prediction table (.csv or .parquet), one row per patient.")],
+    data: Annotated[Path, typer.Option(help="Prediction table, one row per patient (a .csv/.txt, "
+                                            ".xlsx/.xls/.ods or .parquet file).")],
     risk: Annotated[str, typer.Option(help="Column with the predicted probability (by --horizon if survival).")],
     outcome: Annotated[str | None, typer.Option(help="Binary outcome column (0/1); for survival it may "
                                                         "name the event column.")] = None,
@@ -336,22 +410,22 @@ def metrics(
     """All performance metrics for a prediction file (any model, even one made elsewhere)."""
     import json
 
-    import pandas as pd
-
+    from spinerisk.cohort.readers import read_table
     from spinerisk.evaluation import evaluate_predictions
 
-    if not data.exists():
-        raise typer.BadParameter(f"--data {data} does not exist; give the path of a .csv or .parquet file")
-    frame = pd.read_parquet(data) if data.suffix.lower() == ".parquet" else pd.read_csv(data)
     try:
         cuts = [float(v) for v in thresholds.split(",") if v.strip()]
     except ValueError:
-        raise typer.BadParameter(f"--thresholds must be comma-separated numbers, e.g. 0.1,0.2; got {thresholds!r}")
+        raise UsageError(f"--thresholds {thresholds!r}: not a list of numbers",
+                         allowed="comma-separated numbers, e.g. 0.1,0.2") from None
+    frame = read_table(data)
     try:
         report = evaluate_predictions(frame, risk=risk, outcome=outcome, time=time, event=event,
                                       horizon=horizon, thresholds=cuts, n_boot=bootstrap, seed=seed)
-    except ValueError as err:
-        raise typer.BadParameter(str(err)) from None
+    except ValueError as err:  # evaluation's checks of the columns asked for
+        raise UsageError(f"{data}: {err}", fix="check --risk/--outcome/--time/--event against "
+                         "the table's columns, and that it holds enough rows with and without "
+                         "the outcome") from None
     result = report.to_dict()
     if plots is not None:
         from spinerisk.evaluation.plots import write_report_plots
@@ -387,7 +461,8 @@ def _experiment_configs(paths: list[Path]) -> list[Path]:
     for path in paths:
         files += sorted(path.glob("*.yaml")) if path.is_dir() else [path]
     if not files:
-        raise typer.BadParameter(f"no *.yaml configs in {', '.join(map(str, paths))}")
+        raise UsageError(f"--config {', '.join(map(str, paths))}: no *.yaml configs there",
+                         fix="give a YAML config file or a folder holding some")
     return files
 
 
@@ -396,7 +471,8 @@ def train(
     config: Annotated[list[Path], typer.Option(
         help="Experiment config (YAML); repeat it, or give a folder to run every config in it.")],
     data: Annotated[Path | None, typer.Option(
-        help="Use this cohort table (csv/parquet) instead of the config's data source.")] = None,
+        help="Use this cohort table (csv/txt, xlsx/xls/ods with FILE#SHEET, parquet) instead "
+             "of the config's data source.")] = None,
     tracking_uri: TrackingUri = None,
     n_trials: Annotated[int | None, typer.Option(
         help="Override the config's number of tuning trials.", min=1)] = None,
@@ -436,12 +512,9 @@ def promote(
     """Move a serving alias (default candidate) to a registered version; prints old -> new."""
     from spinerisk import tracking
 
-    try:
-        with _using_store(tracking_uri):
-            tracking.resolve_model_uri(f"models:/{name}/{version}")  # lists the store if not
-            moved = tracking.move_alias(name, alias, version)
-    except LookupError as err:
-        raise _lookup_failed(err) from None
+    with _using_store(tracking_uri):
+        tracking.resolve_model_uri(f"models:/{name}/{version}")  # lists the store if not
+        moved = tracking.move_alias(name, alias, version)
     typer.echo(moved["promotion"])
 
 

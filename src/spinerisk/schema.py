@@ -22,6 +22,8 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from spinerisk.errors import ConfigError, ContractError
+
 Kind = Literal["identifier", "numeric", "integer", "binary", "category"]
 Role = Literal["identifier", "predictor", "procedure", "outcome"]
 
@@ -352,30 +354,46 @@ class Problem:
     allowed: str = ""
     fix: str = ""
 
-    def message(self) -> str:
-        """Render the problem as one sentence a data manager can act on."""
+    def message(self, source: Any = None) -> str:
+        """Render the problem as one sentence a data manager can act on.
+
+        ``rows`` are 0-based positions in the table; they are shown as data rows counted
+        from 1 (the first row under the header), with the file lines or sheet rows when
+        ``source`` (a :class:`spinerisk.cohort.readers.TableSource`) says where they stand.
+        """
         parts = [f"{self.field}: {self.issue}"]
         if self.values:
             parts.append("values " + ", ".join(_fmt(v) for v in self.values))
         if self.n_rows:
-            shown = ", ".join(str(r) for r in self.rows)
-            more = f", ... ({self.n_rows} rows)" if self.n_rows > len(self.rows) else (
-                f" ({self.n_rows} row{'s' if self.n_rows > 1 else ''})")
-            parts.append(f"in rows {shown}{more}")
+            parts.append(self._where(source))
         if self.allowed:
             parts.append(f"allowed: {self.allowed}")
         if self.fix:
             parts.append(f"fix: {self.fix}")
         return "; ".join(parts)
 
+    def _where(self, source: Any) -> str:
+        shown = ", ".join(str(r + 1) for r in self.rows)
+        count = f"{self.n_rows} row{'s' * (self.n_rows > 1)}"
+        more = ", ..." if self.n_rows > len(self.rows) else ""
+        in_file = source.lines(list(self.rows)) if source is not None else ""
+        return (f"in data row{'s' * (self.n_rows > 1)} {shown}{more} ({count}"
+                + (f"; {in_file}{more}" if in_file else "") + ")")
 
-class SchemaValidationError(ValueError):
-    """Raised when a table breaks the data contract; ``problems`` lists every finding."""
 
-    def __init__(self, problems: list[Problem]):
+class SchemaValidationError(ContractError):
+    """Raised when a table breaks the data contract; ``problems`` lists every finding.
+
+    ``source`` (the table's :class:`~spinerisk.cohort.readers.TableSource`, when it was
+    read from a file) names the file and turns row positions into file lines.
+    """
+
+    def __init__(self, problems: list[Problem], source: Any = None):
         self.problems = problems
-        lines = [f"{len(problems)} problem(s) with the data:"]
-        lines += [f"  - {p.message()}" for p in problems]
+        self.source = source
+        where = f"{source.path}: " if source is not None else ""
+        lines = [f"{where}{len(problems)} problem(s) with the data:"]
+        lines += [f"  - {p.message(source)}" for p in problems]
         super().__init__("\n".join(lines))
 
 
@@ -429,18 +447,23 @@ class ColumnMapping:
 
     @classmethod
     def from_yaml(cls, path: str | Path) -> ColumnMapping:
-        """Read a mapping file; unknown top-level keys are an error."""
-        import yaml
+        """Read a mapping file; unknown keys and fields are a :class:`ConfigError`."""
+        from spinerisk.yamlfile import read_yaml_mapping
 
-        raw = yaml.safe_load(Path(path).read_text()) or {}
+        raw = read_yaml_mapping(path, "mapping file")
         unknown = set(raw) - {"columns", "levels", "ignore"}
         if unknown:
-            raise ValueError(f"mapping file {path}: unknown keys {sorted(unknown)}; "
-                             "allowed keys are columns, levels, ignore")
-        mapping = cls(columns=dict(raw.get("columns") or {}),
-                      levels={k: dict(v) for k, v in (raw.get("levels") or {}).items()},
-                      ignore=tuple(raw.get("ignore") or ()))
-        mapping.check()
+            raise ConfigError(f"mapping file {path}: unknown keys {sorted(unknown)}",
+                              allowed="columns, levels, ignore",
+                              fix="rename or remove those keys (see configs/mappings/example.yaml)")
+        try:
+            mapping = cls(columns=dict(raw.get("columns") or {}),
+                          levels={k: dict(v) for k, v in (raw.get("levels") or {}).items()},
+                          ignore=tuple(raw.get("ignore") or ()))
+            mapping.check()
+        except (TypeError, ValueError) as err:
+            raise ConfigError(f"mapping file {path}: {err}",
+                              fix="see configs/mappings/example.yaml for the layout") from None
         return mapping
 
     def check(self) -> None:
@@ -449,9 +472,10 @@ class ColumnMapping:
         bad = [t for t in targets if t not in FIELD_BY_NAME]
         if bad:
             hints = {b: closest(b, FIELD_BY_NAME) for b in bad}
-            raise ValueError("mapping names fields the contract does not have: "
-                             + ", ".join(f"{b} (did you mean {h}?)" if h else b
-                                         for b, h in hints.items()))
+            raise ConfigError("mapping names fields the contract does not have: "
+                              + ", ".join(f"{b} (did you mean {h}?)" if h else b
+                                          for b, h in hints.items()),
+                              allowed="a field listed by `spinerisk schema`")
 
     def apply(self, table: pd.DataFrame) -> pd.DataFrame:
         """Rename columns, drop declared-ignored ones and recode declared levels."""
@@ -508,11 +532,12 @@ def validate(table: pd.DataFrame, *, tasks: Iterable[str] | None = None,
     SchemaValidationError
         Listing every problem found, each with field, rows, values, allowed and fix.
     """
+    source = table.attrs.get("source")  # set by cohort.readers for a table read from a file
     if mapping is not None:
         table = mapping.apply(table)
     if len(table) == 0:
         raise SchemaValidationError([Problem("<table>", "the table has no rows",
-                                             fix="check the file path and export")])
+                                             fix="check the file path and export")], source)
     table = table.reset_index(drop=True)
     problems: list[Problem] = []
     if tasks is None:
@@ -525,7 +550,7 @@ def validate(table: pd.DataFrame, *, tasks: Iterable[str] | None = None,
             problems += _field_problems(FIELD_BY_NAME[name], table[name], episode_task)
     problems += _duplicate_problems(table)
     if problems:
-        raise SchemaValidationError(problems)
+        raise SchemaValidationError(problems, source)
     return _canonical(table)
 
 

@@ -1,32 +1,25 @@
-"""Reading and writing cohort tables (csv or parquet) under the data contract."""
+"""Loading cohort tables under the data contract, and writing simulated ones.
+
+Tables are read by :mod:`spinerisk.cohort.readers` (delimited text in any common encoding,
+workbooks, parquet); :func:`read_table` is re-exported here for existing callers.
+"""
 
 from __future__ import annotations
 
 import json
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pandas as pd
 
 from spinerisk import schema
+from spinerisk.cohort.readers import read_table
 
 if TYPE_CHECKING:
     from spinerisk.cohort.simulator import SimulatedCohort
-
-
-def read_table(path: str | Path) -> pd.DataFrame:
-    """Read a csv or parquet file as it is (no type coercion beyond the file format's)."""
-    path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"{path}: no such file; give the path of a .csv or .parquet table")
-    if path.suffix == ".parquet":
-        return pd.read_parquet(path)
-    if path.suffix == ".csv":
-        if path.stat().st_size == 0:
-            raise schema.SchemaValidationError([schema.Problem(
-                "<table>", f"{path} is an empty file", fix="check the export")])
-        return pd.read_csv(path, keep_default_na=True)
-    raise ValueError(f"{path}: unsupported file type {path.suffix!r}; use .csv or .parquet")
 
 
 def load(path: str | Path, mapping: str | Path | schema.ColumnMapping | None = None,
@@ -36,7 +29,8 @@ def load(path: str | Path, mapping: str | Path | schema.ColumnMapping | None = N
     Parameters
     ----------
     path : path
-        ``.csv`` or ``.parquet`` file, one row per procedure episode.
+        A table one row per procedure episode: delimited text, ``.xlsx``/``.xls``/``.ods``
+        (``book.xlsx#sheet`` picks a sheet) or ``.parquet`` (see :func:`read_table`).
     mapping : path or ColumnMapping, optional
         The site's column names and level codes (``configs/mappings/*.yaml``).
     tasks : list of str, optional
@@ -62,14 +56,31 @@ def truth_path_for(out: Path) -> Path:
 
 def write_cohort(cohort: SimulatedCohort, out: str | Path,
                  truth: str | Path | None = None) -> tuple[Path, Path]:
-    """Write the feature table, and apart the truth table and the DGP coefficients (json)."""
+    """Write the feature table, and apart the truth table and the DGP coefficients (json).
+
+    All three files appear together or not at all (a failure leaves none half-written).
+    """
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     truth_path = Path(truth) if truth else truth_path_for(out)
-    if out.suffix == ".csv":
-        cohort.frame.to_csv(out, index=False)
-    else:
-        cohort.frame.to_parquet(out, index=False)
-    cohort.truth.to_parquet(truth_path, index=False)
-    truth_path.with_suffix(".json").write_text(json.dumps(cohort.coefficients, indent=2))
+    with all_or_nothing(out, truth_path, truth_path.with_suffix(".json")) as (table, truth_tmp, coefs):
+        if out.suffix == ".csv":
+            cohort.frame.to_csv(table, index=False)
+        else:
+            cohort.frame.to_parquet(table, index=False)
+        cohort.truth.to_parquet(truth_tmp, index=False)
+        coefs.write_text(json.dumps(cohort.coefficients, indent=2))
     return out, truth_path
+
+
+@contextmanager
+def all_or_nothing(*targets: Path) -> Iterator[list[Path]]:
+    """Temporary paths beside ``targets``, moved onto them only once all were written."""
+    temporary = [t.with_name(f".{t.name}.partial") for t in targets]
+    try:
+        yield temporary
+        for written, target in zip(temporary, targets, strict=True):
+            os.replace(written, target)
+    finally:
+        for written in temporary:
+            written.unlink(missing_ok=True)

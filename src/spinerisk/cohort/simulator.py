@@ -45,6 +45,7 @@ import numpy as np
 import pandas as pd
 
 from spinerisk import schema
+from spinerisk.errors import UsageError
 
 DGP = Literal["published", "linear"]
 PHENOTYPES = ("radicular", "facetogenic", "discogenic", "vertebrogenic", "sacroiliac",
@@ -293,7 +294,7 @@ def _choice(rng: np.random.Generator, probs: np.ndarray, levels: tuple | list) -
     """Draw one level per row from row-specific probabilities (rows need not be normalised)."""
     probs = np.atleast_2d(probs)
     cum = np.cumsum(probs, axis=1)
-    u = rng.random(probs.shape[0] if probs.shape[0] > 1 else 1) * cum[:, -1]
+    u = rng.random(max(1, probs.shape[0])) * cum[:, -1]
     idx = (u[:, None] > cum).sum(axis=1)
     return np.asarray(levels, dtype=object)[np.minimum(idx, len(levels) - 1)]
 
@@ -360,13 +361,15 @@ def simulate(n: int, sites: int = 4, seed: int = 0, tasks: tuple[str, ...] | Non
     SimulatedCohort
     """
     if n < 1:
-        raise ValueError(f"n={n}: need at least one episode")
+        raise UsageError(f"n={n}: need at least one episode", fix="pass n >= 1")
     if dgp not in ("published", "linear"):
-        raise ValueError(f"dgp={dgp!r}: allowed 'published' or 'linear'")
+        raise UsageError(f"dgp={dgp!r}: no such data-generating process",
+                         allowed="'published' or 'linear'", fix="pass one of these")
     tasks = tuple(tasks or schema.TASK_NAMES)
     unknown = set(tasks) - schema.ALL_TASKS
     if unknown:
-        raise ValueError(f"tasks {sorted(unknown)} unknown; allowed {schema.TASK_NAMES}")
+        raise UsageError(f"tasks {sorted(unknown)} unknown", allowed=", ".join(schema.TASK_NAMES),
+                         fix="pass known task names")
     rng = np.random.default_rng(seed)
     profiles = site_profiles or random_site_profiles(sites, rng)
     d = _draw_population(rng, n, profiles, tasks, task_mix)

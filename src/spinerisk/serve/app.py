@@ -38,6 +38,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
+from spinerisk.errors import UsageError
 from spinerisk.schema import SchemaValidationError, validate_record
 from spinerisk.serve import problems as pf
 from spinerisk.serve.form import form_schema
@@ -88,11 +89,11 @@ def check_api_key(key: str) -> None:
 
     Raises
     ------
-    ValueError
+    UsageError
         Naming the environment variable, what is allowed and how to make a key.
     """
     if len(key) < MIN_KEY_LENGTH or not all("!" <= c <= "~" for c in key):
-        raise ValueError(
+        raise UsageError(
             f"the API key in {API_KEY_ENV} must be at least {MIN_KEY_LENGTH} visible ASCII "
             f"characters without spaces (got {len(key)} characters); make one with "
             "`spinerisk serve --generate-key`")

@@ -22,17 +22,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from spinerisk.errors import ModelLookupError
+
 ENV_VAR = "SPINERISK_TRACKING_URI"
 STORE_FILE = "mlflow.db"
 STUDY_FILE = "optuna.db"
 
 
-class ModelLookupError(LookupError):
-    """A model reference the tracking store cannot resolve, or a store that is not there.
-
-    The message names the store searched (URI and why it was chosen), what was asked
-    for, what the store holds and the fix.
-    """
 
 
 @dataclass(frozen=True)

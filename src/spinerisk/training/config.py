@@ -9,15 +9,12 @@ import difflib
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from spinerisk.errors import ConfigError
 from spinerisk.features import TaskSpec, generic_task, spine_task
 from spinerisk.models import CALIBRATIONS, LEARNERS
-
-
-class ConfigError(ValueError):
-    """A config file that cannot be used, with every problem spelled out."""
+from spinerisk.yamlfile import read_yaml_mapping
 
 
 class _Strict(BaseModel):
@@ -47,7 +44,8 @@ class SimulatedData(_Strict):
 
 
 class DataConfig(_Strict):
-    """Either ``simulate`` or a ``path`` (csv/parquet) with an optional column ``mapping``."""
+    """Either ``simulate`` or a table ``path`` (any format ``cohort.readers`` reads; a workbook
+    sheet as ``book.xlsx#sheet``) with an optional column ``mapping``."""
 
     simulate: SimulatedData | None = None
     path: str | None = None
@@ -57,7 +55,7 @@ class DataConfig(_Strict):
     def _one_source(self) -> DataConfig:
         if (self.simulate is None) == (self.path is None):
             raise ValueError("data: give exactly one of 'simulate' (a simulated cohort) or "
-                             "'path' (a csv/parquet table)")
+                             "'path' (a table: csv/txt, xlsx/xls/ods, parquet)")
         return self
 
 
@@ -168,8 +166,9 @@ def load_config(path: str | Path, overrides: dict[str, Any] | None = None) -> Ex
     """Read and validate a YAML config; ``overrides`` (dotted keys) replace values first."""
     path = Path(path)
     if not path.exists():
-        raise ConfigError(f"config {path} not found; shipped configs are in configs/*.yaml")
-    raw = yaml.safe_load(path.read_text()) or {}
+        raise ConfigError(f"config {path}: no such file",
+                          fix="give a YAML config; shipped configs are in configs/*.yaml")
+    raw = read_yaml_mapping(path, "config")
     for dotted, value in (overrides or {}).items():
         node = raw
         *parents, leaf = dotted.split(".")

@@ -21,6 +21,8 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from spinerisk.errors import ConfigError, ContractError
+
 Kind = Literal["numeric", "category", "binary"]
 
 
@@ -117,25 +119,25 @@ def load_task_spec(path: str | Path) -> TaskSpec:
 
     Raises
     ------
-    ValueError
-        Naming the missing or wrong key and the allowed values.
+    ConfigError
+        Naming the missing or wrong key and the allowed values (a ``ValueError``).
     """
-    import yaml
+    from spinerisk.yamlfile import read_yaml_mapping
 
-    raw = yaml.safe_load(Path(path).read_text())
+    raw = read_yaml_mapping(path, "task config")
     for key in ("name", "outcome", "predictors"):
         if key not in raw:
-            raise ValueError(f"{path}: key {key!r} is missing; a task config needs name, "
+            raise ConfigError(f"{path}: key {key!r} is missing; a task config needs name, "
                              "outcome and predictors (column: numeric|category|binary).")
     # same predictor syntax as spinerisk.features.generic_task: a kind, or {kind, levels}
     kinds = {k: (v if isinstance(v, str) else v.get("kind")) for k, v in raw["predictors"].items()}
     kinds = {k: ("numeric" if v == "integer" else v) for k, v in kinds.items()}
     bad = {k: v for k, v in kinds.items() if v not in ("numeric", "category", "binary")}
     if bad:
-        raise ValueError(f"{path}: predictor kinds {bad} not allowed; use numeric, integer, "
+        raise ConfigError(f"{path}: predictor kinds {bad} not allowed; use numeric, integer, "
                          "category or binary.")
     if (raw.get("time") is None) != (raw.get("horizon") is None):
-        raise ValueError(f"{path}: time={raw.get('time')!r} and horizon={raw.get('horizon')!r}: "
+        raise ConfigError(f"{path}: time={raw.get('time')!r} and horizon={raw.get('horizon')!r}: "
                          "a time-to-event task needs both, a binary task neither.")
     subgroups = tuple(Subgroup(s["column"], s.get("label", s["column"]), tuple(s.get("bands", ())))
                       for s in raw.get("subgroups", ()))
@@ -215,7 +217,7 @@ def eligible_rows(frame: pd.DataFrame, spec: TaskSpec) -> Eligibility:
     needed = [spec.outcome, *([spec.time] if spec.time else []), *spec.eligibility]
     absent = [c for c in needed if c not in frame.columns]
     if absent:
-        raise ValueError(f"columns {absent} required by task {spec.name!r} are not in the "
+        raise ContractError(f"columns {absent} required by task {spec.name!r} are not in the "
                          f"table; present: {sorted(frame.columns)[:40]}. Map them with "
                          "--mapping or fix the task config.")
     keep = np.ones(len(frame), bool)
@@ -301,7 +303,7 @@ def _as_level(values: pd.Series) -> pd.Series:
 
 
 def read_generic_table(path: str | Path, spec: TaskSpec) -> pd.DataFrame:
-    """Read a non-spine table (.csv or .parquet) for ``spec``.
+    """Read a non-spine table (any format :func:`spinerisk.cohort.readers.read_table` reads).
 
     Category predictors stored as whole numbers (``1.0``) are written as their level
     text (``"1"``), the form task configs declare; values are otherwise unchanged.
@@ -311,12 +313,13 @@ def read_generic_table(path: str | Path, spec: TaskSpec) -> pd.DataFrame:
     ValueError
         If a predictor or outcome column is absent (with the columns present).
     """
-    path = Path(path)
-    frame = pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path)
+    from spinerisk.cohort.readers import read_table
+
+    frame = read_table(path)
     needed = [spec.outcome, *([spec.time] if spec.time else []), *spec.predictors]
     absent = [c for c in needed if c not in frame.columns]
     if absent:
-        raise ValueError(f"{path}: columns {absent} named by task {spec.name!r} are absent; "
+        raise ContractError(f"{path}: columns {absent} named by task {spec.name!r} are absent; "
                          f"present: {list(frame.columns)}. Rename them or fix the task config.")
     for name, kind in spec.predictors.items():
         if kind != "category" or not pd.api.types.is_numeric_dtype(frame[name]):
