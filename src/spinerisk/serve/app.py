@@ -94,9 +94,9 @@ def check_api_key(key: str) -> None:
     """
     if len(key) < MIN_KEY_LENGTH or not all("!" <= c <= "~" for c in key):
         raise UsageError(
-            f"the API key in {API_KEY_ENV} must be at least {MIN_KEY_LENGTH} visible ASCII "
-            f"characters without spaces (got {len(key)} characters); make one with "
-            "`spinerisk serve --generate-key`")
+            f"the API key in {API_KEY_ENV} is {len(key)} characters long or has spaces",
+            allowed=f"at least {MIN_KEY_LENGTH} visible ASCII characters without spaces",
+            fix=f"make one with `spinerisk serve --generate-key` and export it as {API_KEY_ENV}")
 
 
 def new_api_key() -> str:

@@ -63,10 +63,10 @@ class StoreLocation:
         """Raise :class:`ModelLookupError` when the store is not there (readers)."""
         if not self.exists():
             raise ModelLookupError(
-                f"{self.describe()} does not exist, so no model is registered there; fix: "
-                "train one (`make demo` or `spinerisk train --config ... --promote`), or "
-                "point --tracking-uri or $SPINERISK_TRACKING_URI at the store that holds "
-                "your models")
+                f"{self.describe()} does not exist, so no model is registered there",
+                fix="train one (`make demo` or `spinerisk train --config ... --promote`), or "
+                    "point --tracking-uri or $SPINERISK_TRACKING_URI at the store that holds "
+                    "your models")
 
     def describe(self) -> str:
         """One line for a person: the URI and why it was chosen."""
@@ -90,11 +90,12 @@ def not_found(uris: Iterable[str], location: StoreLocation,
     """The error for model URIs that ``location`` does not resolve: the store searched,
     what it holds and the fix."""
     return ModelLookupError(
-        f"{', '.join(uris)}: not found in the {location.describe()}. Registered there: "
-        f"{format_registry(contents)}. Fix: pass one of these as --model "
-        "(models:/<name>@<alias> or models:/<name>/<version>), train and promote one "
-        "(spinerisk train --config ... --promote), or point --tracking-uri or "
-        "$SPINERISK_TRACKING_URI at the store that holds it")
+        f"{', '.join(uris)}: not found in the {location.describe()}",
+        allowed=f"what is registered there: {format_registry(contents)}",
+        fix="pass one of these as --model (models:/<name>@<alias> or "
+            "models:/<name>/<version>), train and promote one (spinerisk train --config ... "
+            "--promote), or point --tracking-uri or $SPINERISK_TRACKING_URI at the store "
+            "that holds it")
 
 
 def project_root() -> Path | None:
