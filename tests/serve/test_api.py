@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from spinerisk.schema import SchemaValidationError, validate_record
+from spinerisk.vocabulary import phenotype_name
 
 
 def _predict(client, server, body, key=True):
@@ -116,6 +117,8 @@ def test_schema_gives_clinical_names_outcomes_and_typical_examples(client):
     assert fields["procedure"]["level_labels"]["peld_transforaminal"] == (
         "transforaminal endoscopic discectomy (PELD)")
     assert fields["modic_type"]["level_labels"]["type2"] == "Modic type 2"
+    assert form["phenotype_labels"]["lf_stenosis"] == phenotype_name("lf_stenosis") != (
+        "lf stenosis")
     assert form["outcomes"]["reoperation"] == {"outcome": "reoperation risk at 24 months",
                                                "higher_is_better": False}
     names = list(form["examples"])

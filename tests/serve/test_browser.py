@@ -92,6 +92,7 @@ def test_result_in_view_no_overflow_and_chart_not_clipped(page, server):
     concordance = page.inner_text("#concordance")
     assert "transforaminal endoscopic discectomy (PELD)" in concordance
     assert "peld_transforaminal" not in concordance
+    assert "_" not in page.inner_text("#phenotypes")  # clinical phenotype names, not codes
     assert ">=" not in page.inner_text("#result")  # typography: ≥
     page.screenshot(path=str(ARTIFACTS / f"page_{page.viewport_name}_result.png"))
     page.screenshot(path=str(ARTIFACTS / f"page_{page.viewport_name}_full.png"), full_page=True)

@@ -3,8 +3,8 @@
 Fields by dictionary group (predictors and procedure only) with their clinical label,
 unit, allowed range and the clinical name of each level (from
 :mod:`spinerisk.vocabulary`); the loaded tasks; for every task its outcome in words and
-whether a higher predicted value is better for the patient (the waterfall's colours); and
-example patients.
+whether a higher predicted value is better for the patient (the waterfall's colours); the
+clinical names of the care-pathway phenotypes; and example patients.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import Any
 
 from spinerisk import schema
 from spinerisk.explain.wording import outcome_noun
-from spinerisk.vocabulary import level_name
+from spinerisk.vocabulary import PHENOTYPE_LABELS, level_name
 
 #: Tasks whose predicted probability is of a good outcome (higher is better).
 GOOD_OUTCOME_TASKS = frozenset({"response"})
@@ -76,7 +76,7 @@ def form_schema(tasks: Iterable[str], notice: str) -> dict[str, Any]:
     outcomes = {t: {"outcome": outcome_noun(t), "higher_is_better": t in GOOD_OUTCOME_TASKS}
                 for t in schema.TASKS}
     return {"groups": groups, "tasks": sorted(tasks), "outcomes": outcomes,
-            "examples": EXAMPLES, "notice": notice}
+            "phenotype_labels": PHENOTYPE_LABELS, "examples": EXAMPLES, "notice": notice}
 
 
 def _field_entry(f: schema.Field) -> dict[str, Any]:

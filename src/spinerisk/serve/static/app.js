@@ -185,11 +185,11 @@ function showAnswer(res) {
   } else {
     flags.append(el("div", {}, "No red flags recorded."));
   }
-  const supported = pw.phenotypes.filter((p) => p.status === "supported").map((p) => p.name.replace(/_/g, " "));
+  const supported = pw.phenotypes.filter((p) => p.status === "supported").map((p) => (state.schema.phenotype_labels || {})[p.name] || p.name.replace(/_/g, " "));
   $("phenotypes").textContent = supported.length ? supported.join(", ") : "none supported";
   $("step").textContent = pw.diagnostic_steps.length ? pw.diagnostic_steps.map((s) => namedProcedures(s.step)).join("; ") : "none";
   const c = pw.concordance;
-  $("concordance").textContent = c.procedure ? `${procedureName(c.procedure)}: ${c.label} — ${namedProcedures(c.explanation)}` : "none recorded";
+  $("concordance").textContent = c.procedure ? `${procedureName(c.procedure)}: ${c.status || c.label} — ${namedProcedures(c.explanation)}` : "none recorded";
   $("candidates").textContent = pw.candidate_interventions.length
     ? pw.candidate_interventions.map((x) => procedureName(x.procedure)).join("; ") : "none";
   const ood = res.out_of_distribution;
