@@ -70,7 +70,7 @@ def test_required_field_empty_or_predictor_missing_everywhere_is_refused(tracked
     with pytest.raises(schema.SchemaValidationError) as err:
         pyfunc.predict(frame)
     message = str(err.value)
-    assert "age: missing values where the field is required; in rows 3 (1 row)" in message
+    assert "age: missing values where the field is required; in data row 4 (1 row)" in message
     assert "odi: all 12 values are missing" in message
     one = _frame(1)
     one.loc[0, "odi"] = np.nan  # one patient with a missing ODI is a record, not a gap
