@@ -164,27 +164,27 @@ def _subgroups(r):
 
 def _updating(r):
     u = r["updating"]
-    tests = [[t["simpler"] + " vs revision", num(t["statistic"], 1), str(t["df"]),
+    labels = u["labels"]
+    tests = [["revision vs " + t["simpler"], num(t["statistic"], 1), str(t["df"]),
               num(t["p_value"], 4), "yes" if t["rejected"] else "no"] for t in u["tests"]]
-    cv = [[m, num(v["loglik_per_patient"], 4), num(v.get("c_statistic")),
+    cv = [[labels[m], num(v["loglik_per_patient"], 4), num(v.get("c_statistic")),
            num(v.get("calibration_slope")), num(v.get("oe_ratio")), num(v.get("brier"))]
           for m, v in u["cross_validated"].items()]
-    v = r["verdict"]
-    paras = [f"Recommended: {v['recommended_update_label']}.", u["reason"],
+    paras = [f"Model family: {u['model_family']}. Chosen by the closed test: "
+             f"{u['recommended_label']}.", u["reason"],
              ("If adopted, the updated model can be registered as a site-specific version "
              f"with alias site-{r['site']} (spinerisk validate --register-update).")]
-    if v["recommended_update"] != u["recommended"]:
-        paras.insert(1, "The verdict overrides the closed test's choice ("
-                     f"{u['recommended_label']}); see the verdict's reasons.")
-    coefs = u["fits"].get(v["recommended_update"], {}).get("coefficients", {})
-    if coefs and v["recommended_update"] != "revision":
+    coefs = u["fits"].get(u["recommended"], {}).get("coefficients", {})
+    if coefs and u["recommended"] != "revision":
         paras.append("Update: " + ", ".join(f"{k} {num(v['estimate'])} (SE {num(v['se'])})"
                                            for k, v in coefs.items()) + ".")
     return Section("6. Updating", paragraphs=paras, tables=[
-        Table(["closed test", "LR", "df", "p", "rejected"], tests,
-              f"Likelihood-ratio tests at alpha = {u['alpha']}"),
+        Table(["closed test (in order)", "LR", "df", "p", "rejected"], tests,
+              f"Likelihood-ratio tests at alpha = {u['alpha']}; the first not rejected "
+              "chooses the model"),
         Table(["method", "CV log-lik / patient", "C", "slope", "O/E", "Brier"], cv,
-              "Each method fitted and evaluated by cross-validation within the site")])
+              "Each method fitted and evaluated by cross-validation within the site "
+              "(information; it does not change the closed test's choice)")])
 
 
 def _tripod(r):
