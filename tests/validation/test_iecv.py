@@ -3,11 +3,13 @@ random-effects heterogeneity summary against statsmodels."""
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 from statsmodels.stats.meta_analysis import combine_effects
 
-from spinerisk.validation import load_task_spec
+from spinerisk.validation import FIT, load_task_spec
 from spinerisk.validation.iecv import internal_external, random_effects
 from spinerisk.validation.task import read_generic_table
 
@@ -38,6 +40,36 @@ def test_four_sites_each_held_out(iecv):
     # fewer than 100 non-events (Switzerland 8, VA 51) is said as well
     few = {s for s, r in results.items() if any(x.startswith("Only ") for x in r.verdict.reasons)}
     assert few == {"switzerland", "va"}
+
+
+def _numbers(obj) -> set[str]:
+    """Every number of a report JSON, written as a verdict may write it."""
+    if isinstance(obj, dict):
+        return set().union(*(_numbers(v) for v in obj.values())) if obj else set()
+    if isinstance(obj, list):
+        return set().union(*(_numbers(v) for v in obj)) if obj else set()
+    if isinstance(obj, bool) or not isinstance(obj, int | float):
+        return set()
+    out = {f"{obj:.2f}", f"{obj:.1f}", f"{obj:.3g}"}
+    return out | ({str(obj)} if float(obj).is_integer() else set())
+
+
+def test_cleveland_and_hungarian_verdicts_agree_with_their_cis(iecv):
+    """The verdict calls a site miscalibrated exactly when a calibration CI excludes its
+    ideal value, and writes no number its report does not hold."""
+    results, _ = iecv
+    for site in ("cleveland", "hungarian"):
+        r = results[site]
+        m = r.performance.metrics
+        citl, slope = m["calibration_in_the_large"], m["calibration_slope"]
+        off = not (citl.lower <= 0 <= citl.upper) or not (slope.lower <= 1 <= slope.upper)
+        text = " ".join(r.verdict.reasons)
+        assert ("Miscalibrated" in text) == off, text
+        assert (r.verdict.decision == FIT) == (not off), text  # both discriminate well (C > 0.8)
+        report = r.to_dict()
+        written = set(re.findall(r"-?\d+(?:\.\d+)?(?:e[-+]?\d+)?", text))
+        assert written <= _numbers(report) | {"0", "1", "95"}, written - _numbers(report)
+        assert report["verdict"]["recommended_update"] == report["updating"]["recommended"]
 
 
 def test_heterogeneity_is_reported(iecv):

@@ -169,7 +169,7 @@ def _calibration_sentence(rec: str, citl: Estimate, slope: Estimate, updating: U
     test = (f"revision vs {last.simpler}: LR {last.statistic:.1f} on {last.df} df, "
             f"p={last.p_value:.3g}")
     if rec == "original":
-        return FIT, f"{state} Closed testing keeps the original model ({test})."
+        return FIT, f"{state} Closed testing chooses the {label} ({test})."
     if rec == "revision":
         if off:
             return NOT_TRANSPORTABLE, (
