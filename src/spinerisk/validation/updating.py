@@ -40,13 +40,14 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy.special import expit, logit
+from scipy.special import expit
 from scipy.stats import chi2
 from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
 from spinerisk.evaluation import fit_cox
 from spinerisk.evaluation import fit_glm
+from spinerisk.features.profile import risk_to_lp
 from spinerisk.validation.task import PredictorEncoder, TaskSpec
 
 METHODS = ("original", "intercept", "recalibration", "revision")
@@ -63,7 +64,6 @@ _LABELS = {
                             "slope on the linear predictor re-estimated)",
            "revision": "model revision (every predictor's hazard ratio re-estimated)"},
 }
-_EPS = 1e-12
 
 
 def method_label(method: str, survival: bool) -> str:
@@ -80,12 +80,6 @@ def method_label(method: str, survival: bool) -> str:
 
 
 # ----------------------------------------------------------------------------- scales
-def risk_to_lp(risk: np.ndarray, survival: bool) -> np.ndarray:
-    """Original linear predictor from risks: logit (binary) or cloglog (time-to-event)."""
-    r = np.clip(np.asarray(risk, float), _EPS, 1 - _EPS)
-    return np.log(-np.log1p(-r)) if survival else logit(r)
-
-
 def lp_to_risk(eta: np.ndarray, survival: bool) -> np.ndarray:
     """Inverse of :func:`risk_to_lp`.
 
