@@ -10,7 +10,8 @@ In the order of a methods section:
    Optuna, proper score), the model is fitted there (calibration on its own
    out-of-fold margins) and scored on the held-out part: nested cross-validation.
 4. Performance of the pooled held-out risks with CIs; internal-external CV by site
-   (each site held out once, with the final hyperparameters) when there are several.
+   when there are several (each site held out once; tuning and calibration refitted on
+   the other sites only, so nothing is learned from the held-out site).
 5. Final model: tuned and fitted on all rows, logged as a pyfunc returning calibrated
    risk and registered as ``spinerisk-<task>`` with alias ``candidate``.
 """
@@ -60,6 +61,8 @@ class ExperimentResult:
     model: RiskModel
     oof_risk: np.ndarray
     site_performance: dict[str, dict[str, float]] = field(default_factory=dict)
+    #: hyperparameters tuned without each held-out site (internal-external CV)
+    site_params: dict[str, dict[str, Any]] = field(default_factory=dict)
     model_info: dict[str, str] = field(default_factory=dict)
     run_id: str = ""
     training_rows: pd.DataFrame | None = field(default=None, repr=False)
@@ -177,22 +180,33 @@ def nested_cv(fitter: Fitter, data: TaskData, folds: Folds,
     return risk
 
 
-def internal_external(fitter: Fitter, data: TaskData, params: dict[str, Any], n_boot: int,
-                      progress: bool = True) -> dict[str, dict[str, float]]:
-    """Each site held out once; model fitted on the other sites (final hyperparameters)."""
+def internal_external(fitter: Fitter, data: TaskData, n_boot: int, progress: bool = True
+                      ) -> tuple[dict[str, dict[str, float]], dict[str, dict[str, Any]]]:
+    """Each site held out once, with nothing learned from it.
+
+    For every held-out site the hyperparameters are tuned on the other sites' rows only
+    (the study's inner folds lie within them) and the model, its calibration included, is
+    fitted on those rows; the held-out site only scores the result.
+
+    Returns
+    -------
+    (performance by site, hyperparameters used to predict each site)
+    """
     folds = site_folds(data.sites)
-    out = {}
+    out, used = {}, {}
     for site, (train, test) in tqdm(list(zip(folds.labels, folds.splits)),
                                     desc="sites (internal-external)", disable=not progress):
         held = data.subset(test)
         if held.events < 5 or held.n - held.events < 5:
             out[site] = {"n": held.n, "events": held.events, "skipped": 1.0}
             continue
-        model = fitter.fit(data.subset(train), params)
+        part = data.subset(train)
+        used[site] = fitter.tune(part, f"without-{site}")
+        model = fitter.fit(part, used[site])
         perf = performance(fitter.task, held, model.predict_risk(held.X), n_boot,
                            fitter.config.seed, curves=False)
         out[site] = {"n": held.n, "events": held.events, **perf.flat()}
-    return out
+    return out, used
 
 
 # ---------------------------------------------------------------------- the run
@@ -267,16 +281,17 @@ def _run(config, task, data, summary, folds, fold_log, run, progress, started):
         model.bootstrap_ = fit_bootstrap_ensemble(model, data.X, data.y, n_members=members,
                                                   seed=config.seed, groups=data.groups,
                                                   progress=progress)
-    sites = {}
+    sites, site_params = {}, {}
     several = data.sites is not None and len(np.unique(data.sites)) > 1
     if config.cv.internal_external == "yes" or (config.cv.internal_external == "auto"
                                                 and several):
         if not several:
             raise ValueError("cv.internal_external='yes' needs several sites in the data")
-        sites = internal_external(fitter, data, params, min(config.cv.bootstrap, 100),
-                                  progress)
+        sites, site_params = internal_external(fitter, data, min(config.cv.bootstrap, 100),
+                                               progress)
     return ExperimentResult(config, task, summary, fold_log, perf, params, model, oof, sites,
-                            seconds=time.perf_counter() - started, training_rows=data.X)
+                            seconds=time.perf_counter() - started, training_rows=data.X,
+                            site_params=site_params)
 
 
 def _log(run, result: ExperimentResult) -> None:
@@ -303,7 +318,9 @@ def _log(run, result: ExperimentResult) -> None:
     run.log_dict({k: v.to_dict() for k, v in result.performance.metrics.items()},
                  "performance.json")
     if result.site_performance:
-        run.log_dict(result.site_performance, "internal_external.json")
+        run.log_dict({"performance": result.site_performance,
+                      "hyperparameters_tuned_without_site": result.site_params},
+                     "internal_external.json")
     run.log_dict({"feature_to_variable": result.model.feature_to_variable_,
                   "training_profile": result.model.training_profile_}, "model_card.json")
     with tempfile.TemporaryDirectory() as tmp:
