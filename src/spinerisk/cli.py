@@ -282,7 +282,8 @@ def train(
             overrides["search.n_trials"] = n_trials
         experiment = load_config(path, overrides)
         typer.echo(f"training {experiment.name} ({path})")
-        results.append(run_experiment(experiment, tracking_uri=tracking_uri))
+        results.append(run_experiment(experiment, tracking_uri=tracking_uri,
+                                      announce=typer.echo))
     print_summary(results)
 
 

@@ -126,6 +126,13 @@ class UncertaintyConfig(_Strict):
     bootstrap_members: int = Field(20, ge=0)
 
 
+class SampleSizeConfig(_Strict):
+    """Riley's criteria before training: the anticipated Cox-Snell R2 (default: 15% of
+    its maximum, the conservative choice when nothing is known)."""
+
+    anticipated_cs_r2: float | None = Field(None, gt=0, lt=1)
+
+
 class TrackingConfig(_Strict):
     experiment: str | None = None
     uri: str | None = None
@@ -147,6 +154,17 @@ class ExperimentConfig(_Strict):
     calibration: CalibrationConfig = CalibrationConfig()
     uncertainty: UncertaintyConfig = UncertaintyConfig()
     tracking: TrackingConfig = TrackingConfig()
+    sample_size: SampleSizeConfig = SampleSizeConfig()
+    #: register a model although Riley's size is not met (needs small_sample_reason)
+    allow_small_sample: bool = False
+    small_sample_reason: str | None = None
+
+    @model_validator(mode="after")
+    def _reason_for_small_sample(self) -> ExperimentConfig:
+        if self.allow_small_sample and not (self.small_sample_reason or "").strip():
+            raise ValueError("allow_small_sample: true needs small_sample_reason: say why an "
+                             "under-sized model may be registered (e.g. 'demo data').")
+        return self
 
     def task_spec(self) -> TaskSpec:
         """The task's variables as the model sees them."""

@@ -3,7 +3,9 @@
 In the order of a methods section:
 
 1. Data: simulate or load (schema-validated); fingerprint (SHA-256, rows, events); the
-   task's population; rows with a missing outcome excluded and counted.
+   task's population; rows with a missing outcome excluded and counted; Riley's sample
+   size for the encoded parameters and the outcome rate, announced and logged; an
+   under-sized model is not trained for registration unless ``allow_small_sample``.
 2. Care-pathway features computed once for every row (when the task uses them).
 3. Outer folds grouped by patient and stratified by outcome (seeded, logged). In each
    outer fold the hyperparameters are tuned on the training part only (inner folds,
@@ -22,6 +24,7 @@ import hashlib
 import json
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,10 +35,11 @@ from tqdm.auto import tqdm
 
 from spinerisk.features import TaskSpec
 from spinerisk.models import RiskModel
-from spinerisk.training.config import ExperimentConfig
+from spinerisk.training.config import ConfigError, ExperimentConfig
 from spinerisk.training.cv import Folds, grouped_folds, site_folds
 from spinerisk.training.data import TaskData, fingerprint, task_data
 from spinerisk.training.performance import Performance, performance, save_plots
+from spinerisk.training.samplesize import SampleSizeCheck, check_sample_size, encoded_parameters
 from spinerisk.training.scoring import cv_loss
 
 MISSING_STRATEGY = {
@@ -248,11 +252,44 @@ def tune_only(config: ExperimentConfig, progress: bool = True):
     return fitter.study(data, "final")
 
 
+def sample_size_gate(config: ExperimentConfig, task: TaskSpec, data: TaskData,
+                     registers: bool) -> SampleSizeCheck:
+    """Riley's criteria for these rows; refuse an under-sized model that would be
+    registered unless the config allows it with a reason.
+
+    Raises
+    ------
+    ConfigError
+        Under-sized, to be registered, and ``allow_small_sample`` not set.
+    """
+    parameters = encoded_parameters(task, config.model.learner, config.model.n_knots, data.X)
+    check = check_sample_size(task, data.X, data.y, parameters,
+                              config.sample_size.anticipated_cs_r2)
+    if not check.met and registers and not config.allow_small_sample:
+        raise ConfigError(
+            f"{config.name}: {check.message()} Refusing to train a model for registration. "
+            f"Fix: use at least {check.required} rows, fewer predictors (fewer encoded "
+            "parameters), set tracking.register_model: false for an exploratory run, or set "
+            "allow_small_sample: true with small_sample_reason: '<why>' in the config.")
+    return check
+
+
 def run_experiment(config: ExperimentConfig, *, tracking_uri: str | None = None,
-                   progress: bool = True, log: bool = True) -> ExperimentResult:
-    """Run one experiment end to end (see module docstring)."""
+                   progress: bool = True, log: bool = True,
+                   announce: Callable[[str], None] | None = None) -> ExperimentResult:
+    """Run one experiment end to end (see module docstring).
+
+    ``announce`` receives messages a person should see before training starts (the
+    sample-size check); the CLI prints them.
+    """
     started = time.perf_counter()
     task, data, summary = prepare(config)
+    check = sample_size_gate(config, task, data, log and config.tracking.register_model)
+    summary["sample_size"] = check.to_dict()
+    if announce is not None:
+        announce(check.message() + ("" if check.met else
+                                    f" Allowed by the config: {config.small_sample_reason}"
+                                    if config.allow_small_sample else ""))
     folds = grouped_folds(data.event, data.groups, config.cv.folds, config.seed)
     fold_log = folds.describe(data.event)
     if not log:
@@ -299,8 +336,12 @@ def _log(run, result: ExperimentResult) -> None:
     from spinerisk import tracking
 
     config = result.config
+    size = result.data_summary["sample_size"]
     run.set_tags({"task": result.task.name, "learner": config.model.learner,
-                  "git_commit": tracking.git_commit(), "spinerisk.kind": "experiment"})
+                  "git_commit": tracking.git_commit(), "spinerisk.kind": "experiment",
+                  "sample_size_met": size["met"],
+                  **({"small_sample_reason": config.small_sample_reason}
+                     if not size["met"] else {})})
     run.log_params({"config": config.model_dump(mode="json"),
                     "data": result.data_summary,
                     "missing_strategy": MISSING_STRATEGY[config.model.learner],

@@ -1,0 +1,54 @@
+"""Riley's sample size before training: computed, announced, logged, and enforced."""
+
+from __future__ import annotations
+
+import pytest
+
+from spinerisk import evaluation as ev
+from spinerisk.training.config import ConfigError
+from spinerisk.training.runner import prepare, run_experiment, sample_size_gate
+from spinerisk.training.samplesize import _max_cs_r2, encoded_parameters
+
+
+def test_maximum_cox_snell_r2_matches_pmsampsize():
+    """pmsampsize reports Max_Rsq 0.603 at prevalence 0.174 (tests/golden/pmsampsize)."""
+    assert _max_cs_r2(0.174, survival=False) == pytest.approx(0.603, abs=5e-4)
+
+
+def test_check_uses_the_encoded_parameters_and_outcome_rate(make_config, seed):
+    config = make_config(seed)
+    task, data, _ = prepare(config)
+    check = sample_size_gate(config, task, data, registers=True)  # allowed by the config
+    p = encoded_parameters(task, config.model.learner, config.model.n_knots, data.X)
+    prevalence = data.events / data.n
+    expected = ev.sample_size_binary(parameters=p, prevalence=prevalence,
+                                     cs_r2=round(0.15 * _max_cs_r2(prevalence, False), 4))
+    assert (check.parameters, check.required) == (p, expected.sample_size)
+    assert not check.met and f"required n = {expected.sample_size}" in check.message()
+
+
+def test_under_sized_model_is_not_trained_for_registration(make_config, seed, tmp_path):
+    config = make_config(seed, allow_small_sample=False, small_sample_reason=None)
+    with pytest.raises(ConfigError, match="allow_small_sample: true") as err:
+        run_experiment(config, tracking_uri=f"sqlite:///{tmp_path}/m.db", progress=False)
+    assert "required n" in str(err.value) and "Fix:" in str(err.value)
+    task, data, _ = prepare(config)  # an exploratory run (nothing registered) may go on
+    assert not sample_size_gate(config, task, data, registers=False).met
+
+
+def test_allowing_a_small_sample_needs_a_reason(make_config, seed):
+    with pytest.raises(ConfigError, match="small_sample_reason"):
+        make_config(seed, allow_small_sample=True, small_sample_reason=" ")
+
+
+def test_the_run_logs_the_check(tracked, store):
+    from mlflow.tracking import MlflowClient
+
+    from spinerisk import tracking
+
+    tracking.configure(store)
+    run = MlflowClient().get_run(tracked.run_id)
+    size = tracked.data_summary["sample_size"]
+    assert run.data.params["data.sample_size.required_n"] == str(size["required_n"])
+    assert run.data.tags["sample_size_met"] == "False"
+    assert run.data.tags["small_sample_reason"] == "a tiny test run"
