@@ -52,3 +52,25 @@ def test_the_run_logs_the_check(tracked, store):
     assert run.data.params["data.sample_size.required_n"] == str(size["required_n"])
     assert run.data.tags["sample_size_met"] == "False"
     assert run.data.tags["small_sample_reason"] == "a tiny test run"
+
+
+def test_survival_summary_has_a_calibration_slope(seed):
+    """The training summary's slope for a time-to-event task is the Cox slope of the log
+    cumulative hazard: close to 1 for the true risks of a simulated cohort."""
+    import numpy as np
+
+    from spinerisk.cohort import simulate
+    from spinerisk.features import spine_task
+    from spinerisk.training.data import task_data
+    from spinerisk.training.performance import performance
+
+    cohort = simulate(3000, seed=seed, tasks=("reoperation",))
+    task = spine_task("reoperation", ["age", "smoking"])
+    data = task_data(cohort.frame, task)
+    frame = cohort.frame
+    rows = (frame["procedure"].isin(task.procedures)
+            & frame[[task.outcome, task.time]].notna().all(axis=1)).to_numpy()
+    risk = cohort.truth["true_risk"].to_numpy()[rows]  # the rows task_data keeps, in order
+    assert risk.size == data.n
+    slope = performance(task, data, risk, n_boot=2, seed=seed, curves=False).metrics["cal_slope"]
+    assert np.isfinite(slope.estimate) and slope.lower <= 1 <= slope.upper
