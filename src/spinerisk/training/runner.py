@@ -36,6 +36,7 @@ from tqdm.auto import tqdm
 from spinerisk.features import TaskSpec
 from spinerisk.models import RiskModel
 from spinerisk.training.config import ConfigError, ExperimentConfig
+from spinerisk.training.coverage import simulated_coverage
 from spinerisk.training.cv import Folds, grouped_folds, site_folds
 from spinerisk.training.data import TaskData, fingerprint, task_data
 from spinerisk.training.performance import Performance, performance, save_plots
@@ -318,6 +319,9 @@ def _run(config, task, data, summary, folds, fold_log, run, progress, started):
         model.bootstrap_ = fit_bootstrap_ensemble(model, data.X, data.y, n_members=members,
                                                   seed=config.seed, groups=data.groups,
                                                   progress=progress)
+        if config.data.simulate is not None and config.uncertainty.coverage_patients:
+            model.bootstrap_.coverage = simulated_coverage(
+                config.data.simulate, task, model, config.uncertainty.coverage_patients)
     sites, site_params = {}, {}
     several = data.sites is not None and len(np.unique(data.sites)) > 1
     if config.cv.internal_external == "yes" or (config.cv.internal_external == "auto"
@@ -352,6 +356,11 @@ def _log(run, result: ExperimentResult) -> None:
     run.log_metrics({**result.performance.flat("cv_"), "n_rows": result.data_summary["rows"],
                      "n_events": result.data_summary["events"],
                      "n_excluded_missing_outcome": result.data_summary["excluded_missing_outcome"]})
+    coverage = getattr(getattr(result.model, "bootstrap_", None), "coverage", None)
+    if coverage:
+        run.log_metrics({"interval_coverage": coverage["coverage"],
+                         "interval_coverage_mc_se": coverage["mc_se"],
+                         "interval_median_width": coverage["median_width"]})
     run.log_metrics({f"iecv_{site}_{k}": v for site, m in result.site_performance.items()
                      for k, v in m.items()})
     run.log_dict(config.model_dump(mode="json"), "config.yaml")
