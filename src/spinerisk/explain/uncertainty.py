@@ -148,6 +148,27 @@ class BootstrapEnsemble:
             out[i] = member.risk_of_encoded(z)[0]
         return out
 
+    def contribution_sd(self, record: Mapping[str, Any], encoded: np.ndarray,
+                        pathway: Mapping[str, Any] | None = None) -> dict[str, float]:
+        """Per clinical variable, the SD across members of its grouped SHAP contribution
+        for one record: how much that driver moves between refits (its noise).
+
+        Each member is explained by its own :class:`~spinerisk.explain.ModelExplainer`
+        (built once, on first use).
+        """
+        from spinerisk.explain.model_explainer import ModelExplainer
+
+        explainers = getattr(self, "_explainers", None)
+        if explainers is None:
+            explainers = self._explainers = [ModelExplainer(m) for m in self.members]
+        rows = []
+        for member, shared, explainer in zip(self.members, self.shares_encoding, explainers):
+            z = encoded if shared else member.encode_record(record, pathway)
+            rows.append(explainer.explain_encoded(z).row(0))
+        names = list(rows[0])
+        values = np.array([[r.get(n, 0.0) for n in names] for r in rows], float)
+        return dict(zip(names, values.std(axis=0, ddof=1).tolist()))
+
     def risks(self, X) -> np.ndarray:
         """Members' risks for a frame: array of shape (n_members, n_rows)."""
         return np.vstack([m.predict_risk(X) for m in self.members])
