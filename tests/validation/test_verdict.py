@@ -10,7 +10,7 @@ import pytest
 from spinerisk.evaluation import DecisionCurve, Estimate
 from spinerisk.validation import FIT, NOT_TRANSPORTABLE, RECALIBRATE, decide
 from spinerisk.validation.updating import LRTest, UpdatingResult
-from spinerisk.validation.verdict import NO_BENEFIT, VerdictRules
+from spinerisk.validation.verdict import MORE_DATA, NO_BENEFIT, VerdictRules
 
 GRID = np.round(np.arange(0.10, 0.401, 0.01), 2)
 NUMBER = re.compile(r"-?\d+(?:\.\d+)?(?:e[-+]?\d+)?")
@@ -66,6 +66,8 @@ CASES = [
      (3000, 2000), (400, 2500), np.full(GRID.size, .01), NOT_TRANSPORTABLE, False),
     ("no benefit", _e(.78, .74, .82), _e(.02, -.10, .14), _e(.97, .85, 1.09), "original", False,
      (3000, 1500), (900, 2100), np.full(GRID.size, -.01), NO_BENEFIT, False),
+    ("slope off, no update chosen", _e(.76, .68, .83), _e(.08, -.29, .46), _e(.69, .43, .95),
+     "original", False, (200, 1500), (149, 51), np.full(GRID.size, .01), MORE_DATA, True),
     ("benefit lost above 0.25", _e(.78, .74, .82), _e(.02, -.10, .14), _e(.97, .85, 1.09),
      "original", False, (3000, 1500), (900, 2100), np.where(GRID <= .25, .02, -.05), FIT, False),
 ]

@@ -36,10 +36,20 @@ from spinerisk.validation.updating import (
     update_data,
     update_model,
 )
-from spinerisk.validation.verdict import FIT, NOT_TRANSPORTABLE, RECALIBRATE, VerdictRules, decide
+from spinerisk.validation.verdict import (
+    FIT,
+    MORE_DATA,
+    NO_BENEFIT,
+    NOT_TRANSPORTABLE,
+    RECALIBRATE,
+    VerdictRules,
+    decide,
+)
 
 __all__ = [
     "FIT",
+    "MORE_DATA",
+    "NO_BENEFIT",
     "METHODS",
     "NOT_TRANSPORTABLE",
     "RECALIBRATE",

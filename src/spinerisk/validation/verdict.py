@@ -7,7 +7,10 @@ Rules (in order; every rule adds its sentence, so the verdict lists all its evid
    **not transportable**.
 2. Calibration and the update chosen by the closed test
    (:mod:`spinerisk.validation.updating`; its choice is never overridden):
-   ``original`` -> **fit for use**; ``intercept`` or ``recalibration`` -> **use after
+   ``original`` -> **fit for use** (but when a calibration CI excludes its ideal value
+   and the estimate is beyond the clinical tolerance, the closed test lacked the power to
+   choose an update: **miscalibrated: more data needed to choose an update**);
+   ``intercept`` or ``recalibration`` -> **use after
    recalibration**; ``revision`` -> **not transportable** when a calibration CI
    excludes its ideal value (predictor effects differ too; a revised model is a new
    model that needs its own validation), else **fit for use** with that said. An intercept or
@@ -37,6 +40,7 @@ FIT = "fit for use"
 RECALIBRATE = "use after recalibration"
 NOT_TRANSPORTABLE = "not transportable"
 NO_BENEFIT = "no net benefit at the stated thresholds"
+MORE_DATA = "miscalibrated: more data needed to choose an update"
 
 
 @dataclass(frozen=True)
@@ -144,6 +148,11 @@ def _what_differs(rec: str, slope: Estimate, survival: bool) -> str:
     return f"{base} and the {spread} are {direction} (slope {slope.estimate:.2f})"
 
 
+def _within_tolerance(citl: Estimate, slope: Estimate, rules: VerdictRules) -> bool:
+    return (abs(citl.estimate) <= rules.citl_tolerance
+            and abs(slope.estimate - 1) <= rules.slope_tolerance)
+
+
 def _calibration_sentence(rec: str, citl: Estimate, slope: Estimate, updating: UpdatingResult,
                           rules: VerdictRules) -> tuple[str, str]:
     """(decision from calibration and the closed test, sentence).
@@ -169,6 +178,10 @@ def _calibration_sentence(rec: str, citl: Estimate, slope: Estimate, updating: U
     test = (f"revision vs {last.simpler}: LR {last.statistic:.1f} on {last.df} df, "
             f"p={last.p_value:.3g}")
     if rec == "original":
+        if off and not _within_tolerance(citl, slope, rules):
+            return MORE_DATA, (f"{state} Closed testing nevertheless chooses the {label} "
+                               f"({test}): at this sample size it cannot choose an update, so "
+                               "the model should not be used here until more data allow one.")
         return FIT, f"{state} Closed testing chooses the {label} ({test})."
     if rec == "revision":
         if off:
@@ -179,8 +192,7 @@ def _calibration_sentence(rec: str, citl: Estimate, slope: Estimate, updating: U
                      "differ at this site, but a revised model would be a new model that needs "
                      "its own validation, so the original model is kept.")
     what = _what_differs(rec, slope, survival)
-    if (abs(citl.estimate) <= rules.citl_tolerance
-            and abs(slope.estimate - 1) <= rules.slope_tolerance):
+    if _within_tolerance(citl, slope, rules):
         return FIT, (f"{state} Closed testing chooses {label} ({what}; {test}), but the "
                      f"miscalibration is within the clinical tolerance (|calibration-in-the-"
                      f"large| <= {rules.citl_tolerance}, |slope - 1| <= "
