@@ -15,7 +15,14 @@ from typer.testing import CliRunner
 from spinerisk.cli import app
 from spinerisk.features import generic_task
 from spinerisk.models import RiskModel
-from spinerisk.validation import load_task_spec
+from spinerisk.validation import (
+    FIT,
+    MORE_DATA,
+    NO_BENEFIT,
+    NOT_TRANSPORTABLE,
+    RECALIBRATE,
+    load_task_spec,
+)
 from spinerisk.validation.task import read_generic_table
 
 CONFIG = "configs/tasks/heart_disease.yaml"
@@ -47,8 +54,8 @@ def test_validate_local_model(heart, tmp_path):
     assert result.exit_code == 0, result.output
     report = json.loads((tmp_path / "VA" / "report.json").read_text())
     assert report["data"]["n_analysed"] == 200 and report["sample_size"]["events"] == 149
-    assert report["verdict"]["decision"] in ("fit for use", "use after recalibration",
-                                             "not transportable")
+    assert report["verdict"]["decision"] in (FIT, RECALIBRATE, NOT_TRANSPORTABLE, MORE_DATA,
+                                             NO_BENEFIT)
     assert report["case_mix"]["variables"]  # development aggregates came with the model
     # the development reference of the linear predictor travels in the model's profile
     lp = report["case_mix"]["linear_predictor"]
