@@ -272,6 +272,7 @@ def train(
 ) -> None:
     """Train, evaluate (nested CV) and register models from experiment configs."""
     from spinerisk.training import load_config, print_summary, run_experiment
+    from spinerisk.training.config import ConfigError
 
     results = []
     for path in _experiment_configs(config):
@@ -280,10 +281,14 @@ def train(
             overrides.update({"data.path": str(data), "data.simulate": None})
         if n_trials is not None:
             overrides["search.n_trials"] = n_trials
-        experiment = load_config(path, overrides)
-        typer.echo(f"training {experiment.name} ({path})")
-        results.append(run_experiment(experiment, tracking_uri=tracking_uri,
-                                      announce=typer.echo))
+        try:
+            experiment = load_config(path, overrides)
+            typer.echo(f"training {experiment.name} ({path})")
+            results.append(run_experiment(experiment, tracking_uri=tracking_uri,
+                                          announce=typer.echo))
+        except ConfigError as err:  # e.g. an under-sized model meant for registration
+            typer.echo(str(err), err=True)
+            raise typer.Exit(code=2) from None
     print_summary(results)
 
 

@@ -74,3 +74,19 @@ def test_survival_summary_has_a_calibration_slope(seed):
     assert risk.size == data.n
     slope = performance(task, data, risk, n_boot=2, seed=seed, curves=False).metrics["cal_slope"]
     assert np.isfinite(slope.estimate) and slope.lower <= 1 <= slope.upper
+
+
+def test_cli_refuses_an_under_sized_registration_with_exit_2(make_config, seed, tmp_path):
+    import yaml
+    from typer.testing import CliRunner
+
+    from spinerisk.cli import app
+
+    config = make_config(seed, allow_small_sample=False, small_sample_reason=None)
+    path = tmp_path / "tiny.yaml"
+    path.write_text(yaml.safe_dump(config.model_dump(mode="json")))
+    result = CliRunner().invoke(app, ["train", "--config", str(path), "--tracking-uri",
+                                      f"sqlite:///{tmp_path}/m.db"])
+    assert result.exit_code == 2
+    assert "required n" in result.output and "allow_small_sample: true" in result.output
+    assert "Traceback" not in result.output
