@@ -90,3 +90,29 @@ def test_cli_refuses_an_under_sized_registration_with_exit_2(make_config, seed, 
     assert result.exit_code == 2
     assert "required n" in result.output and "allow_small_sample: true" in result.output
     assert "Traceback" not in result.output
+
+
+def test_optional_learning_curve_is_logged(make_config, seed, tmp_path):
+    """Performance against training size: more rows, better held-out Brier score on
+    average; the plot is logged with the run."""
+    from mlflow.tracking import MlflowClient
+
+    from spinerisk import tracking
+
+    config = make_config(seed, sample_size={"learning_curve": [0.3, 1.0]}, search=None,
+                         uncertainty={"bootstrap_members": 0},
+                         cv={"folds": 2, "bootstrap": 10, "internal_external": "no"},
+                         tracking={"register_model": False})
+    store = f"sqlite:///{tmp_path}/m.db"
+    result = run_experiment(config, tracking_uri=store, progress=False)
+    curve = result.data_summary["learning_curve"]
+    assert curve["fractions"] == [0.3, 1.0] and curve["n"][0] < curve["n"][1]
+    assert all(0.5 < c < 1 for c in curve["c"]) and all(0 < b < 0.3 for b in curve["brier"])
+    tracking.configure(store)
+    plots = {a.path for a in MlflowClient().list_artifacts(result.run_id, "plots")}
+    assert "plots/learning_curve.png" in plots
+
+
+def test_learning_curve_fractions_are_shares(make_config, seed):
+    with pytest.raises(ConfigError, match="learning_curve"):
+        make_config(seed, sample_size={"learning_curve": [0.5, 1.5]})

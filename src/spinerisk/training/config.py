@@ -134,6 +134,16 @@ class SampleSizeConfig(_Strict):
     its maximum, the conservative choice when nothing is known)."""
 
     anticipated_cs_r2: float | None = Field(None, gt=0, lt=1)
+    #: training-size fractions for an optional learning curve (logged as a plot)
+    learning_curve: list[float] | None = None
+
+    @model_validator(mode="after")
+    def _fractions(self) -> SampleSizeConfig:
+        bad = [f for f in self.learning_curve or () if not 0 < f <= 1]
+        if bad:
+            raise ValueError(f"sample_size.learning_curve: fractions {bad} are not in (0, 1]; "
+                             "give shares of the training rows, e.g. [0.25, 0.5, 1.0]")
+        return self
 
 
 class TrackingConfig(_Strict):

@@ -40,7 +40,13 @@ from spinerisk.training.coverage import simulated_coverage
 from spinerisk.training.cv import Folds, grouped_folds, site_folds
 from spinerisk.training.data import TaskData, fingerprint, task_data
 from spinerisk.training.performance import Performance, performance, save_plots
-from spinerisk.training.samplesize import SampleSizeCheck, check_sample_size, encoded_parameters
+from spinerisk.training.samplesize import (
+    SampleSizeCheck,
+    check_sample_size,
+    encoded_parameters,
+    learning_curve,
+    save_learning_curve,
+)
 from spinerisk.training.scoring import cv_loss
 
 MISSING_STRATEGY = {
@@ -311,6 +317,9 @@ def _run(config, task, data, summary, folds, fold_log, run, progress, started):
     oof = nested_cv(fitter, data, folds, progress)
     perf = performance(task, data, oof, config.cv.bootstrap, config.seed)
     params = fitter.tune(data, "final")
+    if config.sample_size.learning_curve:
+        summary["learning_curve"] = learning_curve(
+            fitter, data, folds, params, tuple(config.sample_size.learning_curve), config.seed)
     model = fitter.fit(data, params)
     members = config.uncertainty.bootstrap_members
     if members:
@@ -377,6 +386,10 @@ def _log(run, result: ExperimentResult) -> None:
         label = f"{config.model.learner} (nested CV)"
         paths = save_plots(result.performance, result.oof_risk, Path(tmp), label)
         paths.append(shap_importance_plot(result.model, result.training_rows, Path(tmp)))
+        curve = result.data_summary.get("learning_curve")
+        if curve:
+            paths.append(Path(tmp) / "learning_curve.png")
+            save_learning_curve(curve, size["required_n"], paths[-1])
         for path in paths:
             run.log_artifact(path, "plots")
     result.model_info = run.log_model(

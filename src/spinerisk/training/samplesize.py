@@ -105,3 +105,60 @@ def check_sample_size(task: TaskSpec, X: pd.DataFrame, y, parameters: int,
         riley = ev.sample_size_binary(parameters=parameters, prevalence=share,
                                       cs_r2=anticipated_cs_r2)
     return SampleSizeCheck(n, events, parameters, anticipated_cs_r2, source, riley)
+
+
+def learning_curve(fitter, data, folds, params: dict[str, Any], fractions: tuple[float, ...],
+                   seed: int) -> dict[str, Any]:
+    """Out-of-fold performance against training size (optional, ``sample_size.learning_curve``).
+
+    In each outer fold a random share of the training part (by patient when the data
+    have patient ids) is drawn for every fraction; the model is fitted on it with
+    ``params`` (no retuning) and scored on the fold's held-out part. Pooled held-out risks
+    give one C-statistic (time-dependent AUC at the horizon for time-to-event) and one
+    Brier score per fraction.
+
+    Returns
+    -------
+    dict with ``fractions``, ``n`` (mean training rows), ``c`` and ``brier`` lists.
+    """
+    from spinerisk import evaluation
+
+    rng = np.random.default_rng(seed)
+    risks = {f: np.full(data.n, np.nan) for f in fractions}
+    sizes = {f: [] for f in fractions}
+    for train, test in folds.splits:
+        units = np.unique(data.groups[train])
+        order = rng.permutation(units)
+        for f in fractions:
+            chosen = set(order[: max(2, int(round(f * units.size)))])
+            rows = train[np.fromiter((g in chosen for g in data.groups[train]), bool)]
+            sizes[f].append(rows.size)
+            model = fitter.fit(data.subset(rows), params)
+            risks[f][test] = model.predict_risk(data.subset(test).X)
+    c, brier = [], []
+    for f in fractions:
+        r = risks[f]
+        if fitter.task.is_survival:
+            time, event, h = data.y["time"].to_numpy(), data.event, fitter.task.horizon
+            c.append(evaluation.time_dependent_auc(time, event, r, h).estimate)
+            brier.append(evaluation.brier_survival(time, event, r, h)["brier"].estimate)
+        else:
+            c.append(evaluation.auc(data.event, r, ci="none").estimate)
+            brier.append(evaluation.brier_score(data.event, r).estimate)
+    return {"fractions": list(fractions), "n": [float(np.mean(sizes[f])) for f in fractions],
+            "c": [float(v) for v in c], "brier": [float(v) for v in brier]}
+
+
+def save_learning_curve(curve: dict[str, Any], required_n: int, path) -> None:
+    """C-statistic and Brier score against training rows, with Riley's required n (PNG)."""
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(8, 3.2))
+    for ax, key, label in zip(axes, ("c", "brier"), ("C-statistic (held out)", "Brier score")):
+        ax.plot(curve["n"], curve[key], marker="o")
+        ax.axvline(required_n, color="tab:red", ls="--", lw=0.8, label="Riley's required n")
+        ax.set(xlabel="training rows (mean over outer folds)", ylabel=label)
+    axes[0].legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=150, bbox_inches="tight")
+    plt.close(fig)
