@@ -44,7 +44,7 @@ def _variants(model, ensemble, frame, level: float = 0.95) -> dict:
 
 
 def run_config(path: str, n_train: int | None, members: int | None, fresh: int, tuning: bool,
-               trials: int) -> dict:
+               trials: int, n_jobs: int = 1) -> dict:
     from spinerisk.cohort import simulate
     from spinerisk.explain import fit_bootstrap_ensemble
     from spinerisk.models import RiskModel
@@ -69,11 +69,12 @@ def run_config(path: str, n_train: int | None, members: int | None, fresh: int, 
                       random_state=config.seed).fit(data.X, data.y)
     k = members or config.uncertainty.bootstrap_members
     started = time.perf_counter()
-    ensemble = fit_bootstrap_ensemble(model, data.X, data.y, n_members=k, seed=config.seed)
+    ensemble = fit_bootstrap_ensemble(model, data.X, data.y, n_members=k, seed=config.seed,
+                                      n_jobs=n_jobs)
     cost = time.perf_counter() - started
     frame, truth = fresh_patients(sim, task, fresh)
     out = {"config": path, "learner": config.model.learner, "n_train": int(data.n),
-           "members": k, "fresh": int(len(frame)), "tuned": bool(tuning and config.search),
+           "members": k, "n_jobs": n_jobs, "fresh": int(len(frame)), "tuned": bool(tuning and config.search),
            "member_fit_s": round(cost, 1), "per_member_s": round(cost / k, 2)}
     for name, (low, high) in _variants(model, ensemble, frame).items():
         covered = (low <= truth) & (truth <= high)
@@ -91,12 +92,13 @@ def main() -> None:
     parser.add_argument("--fresh", type=int, default=2000)
     parser.add_argument("--no-tuning", action="store_true")
     parser.add_argument("--trials", type=int, default=20)
+    parser.add_argument("--n-jobs", type=int, default=1, help="members fitted in parallel")
     parser.add_argument("--out", default="benchmarks/results/uncertainty_coverage.json")
     args = parser.parse_args()
     results = []
     for path in args.config:
         results.append(run_config(path, args.n_train, args.members, args.fresh,
-                                  not args.no_tuning, args.trials))
+                                  not args.no_tuning, args.trials, args.n_jobs))
         r = results[-1]
         print(f"{path}: n={r['n_train']} members={r['members']} fit {r['member_fit_s']} s | "
               + " | ".join(f"{v} cover {r[v]['coverage']:.3f} (SE {r[v]['mc_se']:.3f}) "

@@ -104,3 +104,13 @@ def test_contribution_noise_grows_with_distance_from_the_reference(ensemble_fit)
     sd_far = ensemble.contribution_sd(far, model.encode_record(far))
     assert set(sd_near) == {"x0", "x1", "x2"}
     assert sd_far["x0"] > 3 * sd_near["x0"] > 0
+
+
+def test_parallel_member_fitting_gives_the_same_members(seed):
+    rng = np.random.default_rng(seed)
+    X, y, _ = _simulate(400, rng)
+    model = RiskModel(TASK, learner="logistic", params={"C": 100.0}, n_knots=3,
+                      calibration="none").fit(X, y)
+    serial = fit_bootstrap_ensemble(model, X, y, n_members=3, seed=seed)
+    parallel = fit_bootstrap_ensemble(model, X, y, n_members=3, seed=seed, n_jobs=2)
+    np.testing.assert_allclose(serial.risks(X), parallel.risks(X), rtol=1e-10)

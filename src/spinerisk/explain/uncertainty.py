@@ -46,6 +46,7 @@ import numpy as np
 import pandas as pd
 from scipy.special import expit, logit
 from scipy.stats import t as student_t
+from joblib import Parallel, delayed
 from sklearn.base import clone
 
 from spinerisk.explain.contributions import _is_xgboost
@@ -237,8 +238,8 @@ def _logit_interval(centre: np.ndarray, members: np.ndarray,
 
 
 def fit_bootstrap_ensemble(model, X: pd.DataFrame, y, n_members: int = 20, seed: int = 0,
-                           groups: np.ndarray | None = None, progress: bool = False
-                           ) -> BootstrapEnsemble:
+                           groups: np.ndarray | None = None, progress: bool = False,
+                           n_jobs: int = 1) -> BootstrapEnsemble:
     """Refit ``model``'s whole pipeline on ``n_members`` bootstrap resamples.
 
     Parameters
@@ -259,6 +260,9 @@ def fit_bootstrap_ensemble(model, X: pd.DataFrame, y, n_members: int = 20, seed:
         of a patient stay together).
     progress : bool
         Show a progress bar.
+    n_jobs : int
+        Members fitted in parallel (joblib threads; -1 = every core). The members are
+        the same for any value.
 
     Returns
     -------
@@ -274,20 +278,27 @@ def fit_bootstrap_ensemble(model, X: pd.DataFrame, y, n_members: int = 20, seed:
     frame = model._model_frame(X)
     check = frame.iloc[: min(len(frame), 500)]
     reference = model.preprocessor_.transform(check)
-    members, shared = [], []
-    iterator = range(n_members)
+    # resamples are drawn in order first, so any n_jobs gives the same members
+    resamples = [np.concatenate([unit_rows[u] for u in rng.integers(0, units, units)])
+                 for _ in range(n_members)]
     if progress:
         from tqdm import tqdm
 
-        iterator = tqdm(iterator, desc="bootstrap refits", unit="fit")
-    for _ in iterator:
-        rows = np.concatenate([unit_rows[u] for u in rng.integers(0, units, units)])
-        member = clone(model).fit(frame.iloc[rows].reset_index(drop=True), _take(y, rows))
+        resamples = tqdm(resamples, desc="bootstrap refits", unit="fit")
+    # threads: no process start-up or copies of the frame, and xgboost and the BLAS/LBFGS
+    # solvers release the GIL while they fit
+    members = Parallel(n_jobs=n_jobs, prefer="threads")(delayed(_refit)(model, frame, y, rows)
+                                                        for rows in resamples)
+    shared = []
+    for member in members:
         encoded = member.preprocessor_.transform(check)
-        members.append(member)
         shared.append(encoded.shape == reference.shape
                       and bool(np.array_equal(encoded, reference, equal_nan=True)))
     return BootstrapEnsemble(members, shared, _compile(members, shared, reference))
+
+
+def _refit(model, frame: pd.DataFrame, y, rows: np.ndarray):
+    return clone(model).fit(frame.iloc[rows].reset_index(drop=True), _take(y, rows))
 
 
 def _compile(members: list, shared: list[bool], rows: np.ndarray) -> CompiledForest | None:

@@ -124,6 +124,8 @@ class UncertaintyConfig(_Strict):
     """Per-patient intervals: a bootstrap ensemble of the whole pipeline (0 = no interval)."""
 
     bootstrap_members: int = Field(20, ge=0)
+    #: members fitted in parallel (joblib; -1 = every core); the members do not depend on it
+    n_jobs: int = 1
     #: fresh simulated patients on which the interval's coverage of the true risk is
     #: measured (simulated training data only; 0 = not measured)
     coverage_patients: int = Field(2000, ge=0)

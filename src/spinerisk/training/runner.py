@@ -327,7 +327,8 @@ def _run(config, task, data, summary, folds, fold_log, run, progress, started):
 
         model.bootstrap_ = fit_bootstrap_ensemble(model, data.X, data.y, n_members=members,
                                                   seed=config.seed, groups=data.groups,
-                                                  progress=progress)
+                                                  progress=progress,
+                                                  n_jobs=config.uncertainty.n_jobs)
         if config.data.simulate is not None and config.uncertainty.coverage_patients:
             model.bootstrap_.coverage = simulated_coverage(
                 config.data.simulate, task, model, config.uncertainty.coverage_patients)
