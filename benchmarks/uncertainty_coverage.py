@@ -74,7 +74,7 @@ def run_config(path: str, n_train: int | None, members: int | None, fresh: int, 
     cost = time.perf_counter() - started
     frame, truth = fresh_patients(sim, task, fresh)
     out = {"config": path, "learner": config.model.learner, "n_train": int(data.n),
-           "members": k, "n_jobs": n_jobs, "fresh": int(len(frame)), "tuned": bool(tuning and config.search),
+           "members": k, "n_jobs": n_jobs, "fresh": len(frame), "tuned": bool(tuning and config.search),
            "member_fit_s": round(cost, 1), "per_member_s": round(cost / k, 2)}
     for name, (low, high) in _variants(model, ensemble, frame).items():
         covered = (low <= truth) & (truth <= high)

@@ -8,7 +8,7 @@ from scipy.special import expit
 
 from spinerisk.explain import explain_patient
 from spinerisk.explain.local import OTHERS
-from spinerisk.explain.wording import describe, percent
+from spinerisk.explain.wording import describe
 
 
 def test_waterfall_chains_from_base_to_patient_risk():

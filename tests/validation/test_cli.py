@@ -8,8 +8,8 @@ import json
 import joblib
 import numpy as np
 import pytest
-from scipy.special import logit
 import yaml
+from scipy.special import logit
 from typer.testing import CliRunner
 
 from spinerisk.cli import app

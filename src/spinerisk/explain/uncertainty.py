@@ -44,9 +44,9 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from joblib import Parallel, delayed
 from scipy.special import expit, logit
 from scipy.stats import t as student_t
-from joblib import Parallel, delayed
 from sklearn.base import clone
 
 from spinerisk.explain.contributions import _is_xgboost

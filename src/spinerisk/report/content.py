@@ -205,8 +205,8 @@ def _updating(r):
     cv = [[labels[m], num(v["loglik_per_patient"], 4), num(v.get("c_statistic")),
            num(v.get("calibration_slope")), num(v.get("oe_ratio")), num(v.get("brier"))]
           for m, v in u["cross_validated"].items()]
-    paras = [f"Model family: {u['model_family']}. Chosen by the closed test: "
-             f"{u['recommended_label']}.", u["reason"],
+    paras = [(f"Model family: {u['model_family']}. Chosen by the closed test: "
+              f"{u['recommended_label']}."), u["reason"],
              ("If adopted, the updated model can be registered as a site-specific version "
              f"with alias site-{r['site']} (spinerisk validate --register-update).")]
     coefs = u["fits"].get(u["recommended"], {}).get("coefficients", {})

@@ -130,8 +130,8 @@ def learning_curve(fitter, data, folds, params: dict[str, Any], fractions: tuple
         units = np.unique(data.groups[train])
         order = rng.permutation(units)
         for f in fractions:
-            chosen = set(order[: max(2, int(round(f * units.size)))])
-            rows = train[np.fromiter((g in chosen for g in data.groups[train]), bool)]
+            chosen = order[: max(2, round(f * units.size))]
+            rows = train[np.isin(data.groups[train], chosen)]
             sizes[f].append(rows.size)
             model = fitter.fit(data.subset(rows), params)
             risks[f][test] = model.predict_risk(data.subset(test).X)

@@ -48,10 +48,10 @@ from spinerisk.validation.verdict import (
 
 __all__ = [
     "FIT",
-    "MORE_DATA",
-    "NO_BENEFIT",
     "METHODS",
+    "MORE_DATA",
     "NOT_TRANSPORTABLE",
+    "NO_BENEFIT",
     "RECALIBRATE",
     "CaseMix",
     "DevelopmentReference",

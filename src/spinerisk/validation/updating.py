@@ -45,8 +45,7 @@ from scipy.stats import chi2
 from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
-from spinerisk.evaluation import fit_cox
-from spinerisk.evaluation import fit_glm
+from spinerisk.evaluation import fit_cox, fit_glm
 from spinerisk.features.profile import risk_to_lp
 from spinerisk.validation.task import PredictorEncoder, TaskSpec
 
