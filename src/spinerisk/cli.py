@@ -495,7 +495,8 @@ def train(
         experiment = load_config(path, overrides)
         typer.echo(f"training {experiment.name} ({path}); "
                    + resolve_store(tracking_uri or experiment.tracking.uri).describe())
-        results.append(run_experiment(experiment, tracking_uri=tracking_uri, promote=promote))
+        results.append(run_experiment(experiment, tracking_uri=tracking_uri, promote=promote,
+                                      announce=typer.echo))
     print_summary(results)
     for result in results:
         if result.model_info.get("promotion"):

@@ -8,7 +8,7 @@ from scipy.special import expit
 
 from spinerisk.explain import explain_patient
 from spinerisk.explain.local import OTHERS
-from spinerisk.explain.wording import describe, percent
+from spinerisk.explain.wording import describe
 
 
 def test_waterfall_chains_from_base_to_patient_risk():
@@ -23,9 +23,10 @@ def test_waterfall_chains_from_base_to_patient_risk():
         assert after.risk_before == pytest.approx(before.risk_after)
     assert out.model_risk == pytest.approx(expit(-2.9 + sum(contributions.values())))
     assert out.steps[-1].contribution == pytest.approx(0.06)
+    own = 100 * (expit(-2.3) - expit(-2.9))
     assert out.steps[0].sentence == (
         "Modic type 2 change at L4-L5 raised the predicted reoperation risk at 24 months "
-        f"from {percent(expit(-2.9))} to {percent(expit(-2.3))}.")
+        f"(+0.60 log-odds; on its own {own:+.1f} percentage points).")
     assert "lowered" in out.steps[2].sentence
     assert "before calibration" in out.note
 
@@ -51,3 +52,29 @@ def test_calibration_map_makes_the_last_step_the_reported_risk():
 ])
 def test_values_are_described_in_clinical_words(variable, value, words):
     assert describe(variable, value) == words
+
+
+def test_driver_sizes_do_not_depend_on_display_order():
+    """Age moves from second to third place when another driver grows: its waterfall bar
+    changes, its stated size (points, own effect, sentence) does not."""
+    steps = []
+    for diabetes in (0.4, 0.6):
+        out = explain_patient({"modic_type": 0.5, "age": 0.45, "diabetes": diabetes}, -1.0,
+                              expit, {"age": 70.0}, "response", top=3)
+        steps.append({s.variable: s for s in out.steps})
+    assert [list(s).index("age") for s in steps] == [1, 2]
+    first, second = steps[0]["age"], steps[1]["age"]
+    assert (first.contribution, first.own_effect, first.sentence) == (
+        second.contribution, second.own_effect, second.sentence)
+    assert first.own_effect == pytest.approx(expit(-0.55) - expit(-1.0))
+    bars = [s.risk_after - s.risk_before for s in (first, second)]
+    assert bars[0] != pytest.approx(bars[1])  # the waterfall itself is order-dependent
+
+
+def test_driver_within_bootstrap_noise_is_marked():
+    out = explain_patient({"sex": -0.12, "modic_type": 0.9}, -1.0, expit, {"sex": "female"},
+                          "reoperation", noise_sd={"sex": 0.16, "modic_type": 0.1})
+    steps = {s.variable: s for s in out.steps}
+    assert steps["sex"].within_noise and "within the bootstrap noise" in steps["sex"].sentence
+    assert steps["modic_type"].within_noise is False
+    assert "noise" not in steps["modic_type"].sentence

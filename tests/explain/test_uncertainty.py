@@ -92,3 +92,25 @@ def test_tree_members_share_the_main_encoding(models, residual_frame, record_of)
     fast = ensemble.risks_of_record(model, record_of(rows, 0), encoded)
     slow = [m.risk_of_encoded(encoded)[0] for m in ensemble.members]
     np.testing.assert_allclose(fast, slow, atol=1e-6)
+
+
+def test_contribution_noise_grows_with_distance_from_the_reference(ensemble_fit):
+    """Each driver's bootstrap SD: the slope's uncertainty times the distance from the
+    typical patient, so a value far out moves more between refits."""
+    model, ensemble, _ = ensemble_fit
+    near = {"x0": 0.1, "x1": 0.0, "x2": 0.0}
+    far = {"x0": 3.0, "x1": 0.0, "x2": 0.0}
+    sd_near = ensemble.contribution_sd(near, model.encode_record(near))
+    sd_far = ensemble.contribution_sd(far, model.encode_record(far))
+    assert set(sd_near) == {"x0", "x1", "x2"}
+    assert sd_far["x0"] > 3 * sd_near["x0"] > 0
+
+
+def test_parallel_member_fitting_gives_the_same_members(seed):
+    rng = np.random.default_rng(seed)
+    X, y, _ = _simulate(400, rng)
+    model = RiskModel(TASK, learner="logistic", params={"C": 100.0}, n_knots=3,
+                      calibration="none").fit(X, y)
+    serial = fit_bootstrap_ensemble(model, X, y, n_members=3, seed=seed)
+    parallel = fit_bootstrap_ensemble(model, X, y, n_members=3, seed=seed, n_jobs=2)
+    np.testing.assert_allclose(serial.risks(X), parallel.risks(X), rtol=1e-10)

@@ -17,7 +17,8 @@ def tiny_config(seed: int, **changes):
                       "space": {"max_depth": {"low": 2, "high": 3, "type": "int"}}},
            "cv": {"folds": 2, "bootstrap": 20},
            "calibration": {"method": "platt", "folds": 2},
-           "uncertainty": {"bootstrap_members": 3}}
+           "uncertainty": {"bootstrap_members": 3},
+           "allow_small_sample": True, "small_sample_reason": "a tiny test run"}
     raw.update(changes)
     return parse_config(raw)
 

@@ -29,10 +29,12 @@ def test_parent_run_holds_params_metrics_plots_and_nested_trials(tracked, store)
     assert {"roc.png", "calibration.png", "decision_curve.png", "shap_importance.png"} <= plots
     children = client.search_runs([run.info.experiment_id],
                                   f"tags.mlflow.parentRunId = '{tracked.run_id}'")
-    # 2 outer studies + the final one, 2 trials each
-    assert len(children) == 6
+    # 2 outer studies, one study without each of the 2 sites (internal-external CV
+    # tunes without the held-out site) and the final one, 2 trials each
+    assert len(children) == 10
     assert {c.data.tags["study"].rsplit("/", 1)[1] for c in children} == \
-        {"outer1", "outer2", "final"}
+        {"outer1", "outer2", "final", *(f"without-{s}" for s in tracked.site_params)}
+    assert len(tracked.site_params) == 2
 
 
 def test_registered_with_candidate_alias(tracked, store):

@@ -46,7 +46,7 @@ def test_smd_and_shares_match_hand_computation(spec, seed):
     p_s, p_d = site["smoker"].mean(), dev["smoker"].mean()
     assert rows[("smoker", None)]["smd"] == pytest.approx(
         (p_s - p_d) / np.sqrt((p_s * (1 - p_s) * 600 / 599 + p_d * (1 - p_d) * 800 / 799) / 2))
-    assert cm.membership_c is None and "not available" in cm.membership_note
+    assert cm.membership_c is None and "needs the development rows" in cm.membership_note
 
 
 def test_membership_c_separates_shifted_sites(spec, seed):
@@ -104,3 +104,20 @@ def test_task_config_is_read(tmp_path):
     bad.write_text("name: x\noutcome: y\npredictors: {a: numeric}\ntime: t\n")
     with pytest.raises(ValueError, match="time-to-event task needs both"):
         load_task_spec(bad)
+
+
+def test_case_mix_lists_only_levels_of_the_task_population(spec, seed):
+    """A level nobody has in development or at the site (e.g. another task population's
+    procedure, profiled at share 0) gets no row; a level absent only at the site does."""
+    from spinerisk.validation.run import development_from_profile
+
+    rng = np.random.default_rng(seed)
+    site = _frame(rng, 400, 50, 0.3, [0.5, 0.5, 0.0])
+    profile = {"n": 800, "variables": {
+        "grade": {"kind": "category", "missing_share": 0.0,
+                  "level_shares": {"a": 0.4, "b": 0.3, "c": 0.3, "other_population": 0.0}}},
+        "linear_predictor": {"mean": -0.2, "sd": 1.1, "histogram": {}, "quantiles": {}}}
+    dev = development_from_profile(profile)
+    rows = compare_case_mix(site, spec, rng.normal(size=400), dev).rows
+    levels = {r["level"] for r in rows if r["variable"] == "grade"}
+    assert levels == {"a", "b", "c"}

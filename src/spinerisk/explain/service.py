@@ -166,13 +166,15 @@ class PatientService:
         risk = float(model.calibrator_(margin)[0])
         grouped = chosen.explainer.groups.group(contributions)
         full = {**clean, **pathway_features}
-        explanation = explain_patient(
-            grouped.row(0), float(grouped.base[0]), model.calibrator_, full, chosen.task,
-            calibrated_risk=risk, top=self.top, margin_scale=chosen.explainer.margin_scale,
-            base_label=chosen.explainer.base_label)
         ensemble = getattr(model, ENSEMBLE_ATTRIBUTE, None) if interval else None
         span = (ensemble.interval_of_record(model, clean, z, pathway_features)
                 if ensemble is not None else None)
+        noise = (ensemble.contribution_sd(clean, z, pathway_features)
+                 if ensemble is not None else None)
+        explanation = explain_patient(
+            grouped.row(0), float(grouped.base[0]), model.calibrator_, full, chosen.task,
+            calibrated_risk=risk, top=self.top, margin_scale=chosen.explainer.margin_scale,
+            base_label=chosen.explainer.base_label, noise_sd=noise)
         return {
             "task": chosen.task, "outcome": outcome_noun(chosen.task), "risk": risk,
             "interval": None if span is None else plain(span),

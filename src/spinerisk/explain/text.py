@@ -30,8 +30,8 @@ def render_text(result: dict[str, Any]) -> str:
     lines.append(f"Predicted {result['outcome']}: {percent(result['risk'])}"
                  f"  [{model['name']} v{model['version']}, {model['learner']}]")
     interval = result["interval"]
-    lines.append(f"  {interval['level']:.0%} interval {percent(interval['low'])} to "
-                 f"{percent(interval['high'])} ({interval['method']})" if interval else
+    lines.append(f"  {percent(interval['low'])} to {percent(interval['high'])}: "
+                 f"{interval['label']}; {interval['method']}" if interval else
                  "  no interval: this model was registered without a bootstrap ensemble")
     ood = result["out_of_distribution"]
     if ood["warning"]:

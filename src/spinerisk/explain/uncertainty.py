@@ -5,21 +5,22 @@ the prediction would move had the model been developed on another sample of the 
 population. The non-parametric bootstrap answers exactly that for any learner (splines,
 trees, Cox) without distributional assumptions: each member refits the complete
 pipeline -- preprocessing, base learner, out-of-fold calibration -- on a resample of the
-training rows (resampled by patient when patient ids are given). The interval is the
-bootstrap standard-error interval on the logit scale (Efron & Tibshirani 1993, ch. 13):
-``expit(logit(r) +- 1.96 * SD_b logit(r_b))`` around the reported risk ``r``. With the
-20 or so members a per-patient latency budget allows, the SD is estimated stably while
-the 2.5/97.5 percentiles of 20 draws are nearly the extreme order statistics; on
-simulated data the percentile version covered the true risk ~87% of the time and this
-one ~94% (see the tests). The logit scale keeps the interval inside (0, 1), and it always
-contains the reported risk. It is wide where the training data are sparse (rare levels,
-extreme values), which the tests also check.
+training rows (resampled by patient when patient ids are given). The range is
+``expit(logit(r) +- t * RMSE)`` around the reported risk ``r``, where RMSE combines the
+members' SD and their mean shift from ``r`` on the logit scale (a bias the refits
+reveal widens it) and ``t`` is Student's quantile with ``members - 1`` degrees of freedom
+(an SD from 10-20 members is itself noisy; the normal quantile under-covers). The logit
+scale keeps the range inside (0, 1), and it always contains the reported risk.
 
 What it is not: a prediction interval for the patient's outcome (a binary event has no
-interval), and it does not cover the bias of a regularised or misspecified learner. For a
-correctly specified, lightly penalised model the true risk falls inside it at about the
-nominal rate (measured 0.93-0.95 over replicated training samples); for shrunken trees
-the coverage of the true risk is lower, since their bias is not part of the interval.
+interval), and it cannot see the bias a learner shares across all refits: heavily
+regularised trees shrink every refit towards the average the same way, so their range
+covers the true risk far less often than 95%. That is why a range is only *called* a
+"95% interval" when its coverage of the true risk has been measured (on simulated
+patients whose truth is known, :func:`measure_coverage`; training does this for simulated
+data) and reached :data:`MIN_COVERAGE_FOR_LABEL`; otherwise it is a "bootstrap range"
+labelled with its measured coverage, or with the fact that none was measured
+(:func:`interval_label`). Coverage per shipped config: ``benchmarks/uncertainty_coverage.py``.
 
 Cost. ``n_members`` full refits at training time. At prediction time the members share
 the main model's encoding of the record whenever their fitted encodings agree with it on
@@ -43,8 +44,9 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from joblib import Parallel, delayed
 from scipy.special import expit, logit
-from scipy.stats import norm
+from scipy.stats import t as student_t
 from sklearn.base import clone
 
 from spinerisk.explain.contributions import _is_xgboost
@@ -54,18 +56,28 @@ from spinerisk.explain.forest import CompiledForest
 ENSEMBLE_ATTRIBUTE = "bootstrap_"
 
 
+#: a range is called a "95% interval" only when its measured coverage reaches this
+MIN_COVERAGE_FOR_LABEL = 0.90
+
+
 @dataclass(frozen=True)
 class Interval:
-    """A percentile interval of the predicted risk.
+    """A range for the predicted risk, named for what it is.
 
     Parameters
     ----------
     low, high : float
     level : float
-        Nominal level (0.95).
+        Nominal level of the construction (0.95).
     n_members : int
     method : str
-        Description for the clinician.
+        How it was computed.
+    label : str
+        What a person reads: "95% interval" only when the measured coverage of the true
+        risk reached :data:`MIN_COVERAGE_FOR_LABEL`, else "bootstrap range" with the
+        measured coverage (or the fact that it was not measured).
+    coverage : float or None
+        Coverage of the true risk measured on simulated patients (None: not measured).
     """
 
     low: float
@@ -73,6 +85,20 @@ class Interval:
     level: float
     n_members: int
     method: str
+    label: str = ""
+    coverage: float | None = None
+
+
+def interval_label(level: float, coverage: Mapping[str, Any] | None) -> str:
+    """The name of the range: honest about its measured coverage of the true risk."""
+    if coverage is None:
+        return (f"bootstrap range (nominal {level:.0%}; its coverage of the true risk was not "
+                f"measured for this model, so it is not called a {level:.0%} interval)")
+    measured = (f"it covered the true risk of {coverage['coverage']:.0%} of "
+                f"{coverage['n']:,} simulated patients")
+    if coverage["coverage"] >= MIN_COVERAGE_FOR_LABEL:
+        return f"{level:.0%} interval ({measured})"
+    return f"bootstrap range (not a {level:.0%} interval: {measured})"
 
 
 class BootstrapEnsemble:
@@ -95,6 +121,8 @@ class BootstrapEnsemble:
         self.members = members
         self.shares_encoding = shares_encoding
         self.forest = forest
+        #: measured coverage of the true risk (:func:`measure_coverage`), when known
+        self.coverage: dict[str, Any] | None = None
 
     def risks_of_record(self, model, record: Mapping[str, Any], encoded: np.ndarray,
                         pathway: Mapping[str, Any] | None = None) -> np.ndarray:
@@ -121,6 +149,27 @@ class BootstrapEnsemble:
             out[i] = member.risk_of_encoded(z)[0]
         return out
 
+    def contribution_sd(self, record: Mapping[str, Any], encoded: np.ndarray,
+                        pathway: Mapping[str, Any] | None = None) -> dict[str, float]:
+        """Per clinical variable, the SD across members of its grouped SHAP contribution
+        for one record: how much that driver moves between refits (its noise).
+
+        Each member is explained by its own :class:`~spinerisk.explain.ModelExplainer`
+        (built once, on first use).
+        """
+        from spinerisk.explain.model_explainer import ModelExplainer
+
+        explainers = getattr(self, "_explainers", None)
+        if explainers is None:
+            explainers = self._explainers = [ModelExplainer(m) for m in self.members]
+        rows = []
+        for member, shared, explainer in zip(self.members, self.shares_encoding, explainers):
+            z = encoded if shared else member.encode_record(record, pathway)
+            rows.append(explainer.explain_encoded(z).row(0))
+        names = list(rows[0])
+        values = np.array([[r.get(n, 0.0) for n in names] for r in rows], float)
+        return dict(zip(names, values.std(axis=0, ddof=1).tolist()))
+
     def risks(self, X) -> np.ndarray:
         """Members' risks for a frame: array of shape (n_members, n_rows)."""
         return np.vstack([m.predict_risk(X) for m in self.members])
@@ -131,27 +180,66 @@ class BootstrapEnsemble:
         centre = model.risk_of_encoded(encoded)
         members = self.risks_of_record(model, record, encoded, pathway)[:, None]
         low, high = _logit_interval(centre, members, level)
+        coverage = getattr(self, "coverage", None)  # absent in ensembles pickled before
         return Interval(float(low[0]), float(high[0]), level, len(self.members),
-                        f"bootstrap, {len(self.members)} refits of the pipeline")
+                        f"bootstrap, {len(self.members)} refits of the pipeline",
+                        interval_label(level, coverage),
+                        None if coverage is None else coverage["coverage"])
 
     def predict_interval(self, model, X, level: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
         """Interval for every row of a frame around the main model's risk: (low, high)."""
         return _logit_interval(model.predict_risk(X), self.risks(X), level)
 
 
+def measure_coverage(model, ensemble: BootstrapEnsemble, X: pd.DataFrame, true_risk,
+                     level: float = 0.95) -> dict[str, Any]:
+    """How often the interval covers the true risk of patients whose truth is known.
+
+    Parameters
+    ----------
+    model : RiskModel
+        The main model (the interval's centre).
+    ensemble : BootstrapEnsemble
+    X : DataFrame
+        Fresh patients (not the training rows), e.g. simulated from the same sites.
+    true_risk : array
+        Their true risk (the simulator's truth).
+    level : nominal level.
+
+    Returns
+    -------
+    dict with ``coverage``, its Monte Carlo SE ``mc_se``, ``n``, ``median_width`` and
+    ``level``.
+    """
+    low, high = ensemble.predict_interval(model, X, level)
+    truth = np.asarray(true_risk, float)
+    covered = (low <= truth) & (truth <= high)
+    c = float(covered.mean())
+    return {"coverage": c, "mc_se": float(np.sqrt(c * (1 - c) / covered.size)),
+            "n": int(covered.size), "median_width": float(np.median(high - low)),
+            "level": level}
+
+
 def _logit_interval(centre: np.ndarray, members: np.ndarray,
                     level: float) -> tuple[np.ndarray, np.ndarray]:
-    """``expit(logit(centre) +- z * SD(logit(members)))``, members along axis 0."""
+    """``expit(logit(centre) +- t * RMSE)`` on the logit scale, members along axis 0.
+
+    ``RMSE = sqrt(SD^2 + bias^2)`` of the members around the centre (bias = members' mean
+    minus the centre), so a systematic shift that the refits reveal widens the range;
+    ``t`` is Student's quantile with ``members - 1`` degrees of freedom, so the Monte Carlo
+    error of an SD from few members widens it too.
+    """
     eps = 1e-9
-    z = norm.ppf(0.5 + level / 2)
-    spread = z * logit(np.clip(members, eps, 1 - eps)).std(axis=0, ddof=1)
+    lm = logit(np.clip(members, eps, 1 - eps))
     middle = logit(np.clip(centre, eps, 1 - eps))
+    rmse = np.sqrt(lm.var(axis=0, ddof=1) + (lm.mean(axis=0) - middle) ** 2)
+    spread = student_t.ppf(0.5 + level / 2, lm.shape[0] - 1) * rmse
     return expit(middle - spread), expit(middle + spread)
 
 
 def fit_bootstrap_ensemble(model, X: pd.DataFrame, y, n_members: int = 20, seed: int = 0,
-                           groups: np.ndarray | None = None, progress: bool = False
-                           ) -> BootstrapEnsemble:
+                           groups: np.ndarray | None = None, progress: bool = False,
+                           n_jobs: int = 1) -> BootstrapEnsemble:
     """Refit ``model``'s whole pipeline on ``n_members`` bootstrap resamples.
 
     Parameters
@@ -172,6 +260,9 @@ def fit_bootstrap_ensemble(model, X: pd.DataFrame, y, n_members: int = 20, seed:
         of a patient stay together).
     progress : bool
         Show a progress bar.
+    n_jobs : int
+        Members fitted in parallel (joblib threads; -1 = every core). The members are
+        the same for any value.
 
     Returns
     -------
@@ -187,20 +278,27 @@ def fit_bootstrap_ensemble(model, X: pd.DataFrame, y, n_members: int = 20, seed:
     frame = model._model_frame(X)
     check = frame.iloc[: min(len(frame), 500)]
     reference = model.preprocessor_.transform(check)
-    members, shared = [], []
-    iterator = range(n_members)
+    # resamples are drawn in order first, so any n_jobs gives the same members
+    resamples = [np.concatenate([unit_rows[u] for u in rng.integers(0, units, units)])
+                 for _ in range(n_members)]
     if progress:
         from tqdm import tqdm
 
-        iterator = tqdm(iterator, desc="bootstrap refits", unit="fit")
-    for _ in iterator:
-        rows = np.concatenate([unit_rows[u] for u in rng.integers(0, units, units)])
-        member = clone(model).fit(frame.iloc[rows].reset_index(drop=True), _take(y, rows))
+        resamples = tqdm(resamples, desc="bootstrap refits", unit="fit")
+    # threads: no process start-up or copies of the frame, and xgboost and the BLAS/LBFGS
+    # solvers release the GIL while they fit
+    members = Parallel(n_jobs=n_jobs, prefer="threads")(delayed(_refit)(model, frame, y, rows)
+                                                        for rows in resamples)
+    shared = []
+    for member in members:
         encoded = member.preprocessor_.transform(check)
-        members.append(member)
         shared.append(encoded.shape == reference.shape
                       and bool(np.array_equal(encoded, reference, equal_nan=True)))
     return BootstrapEnsemble(members, shared, _compile(members, shared, reference))
+
+
+def _refit(model, frame: pd.DataFrame, y, rows: np.ndarray):
+    return clone(model).fit(frame.iloc[rows].reset_index(drop=True), _take(y, rows))
 
 
 def _compile(members: list, shared: list[bool], rows: np.ndarray) -> CompiledForest | None:

@@ -3,6 +3,10 @@
 Used downstream for out-of-distribution warnings and case-mix comparison at a new site.
 Aggregates only; a category level seen fewer than :data:`SMALL_CELL` times is reported
 as suppressed (``None``), never as a count that could identify a patient.
+
+The profile also holds the development reference of the model's linear predictor
+(:func:`linear_predictor_profile`): what external validation compares a site's spread
+of predictions with.
 """
 
 from __future__ import annotations
@@ -11,11 +15,48 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from scipy.special import logit
 
 from spinerisk.features.variables import Variable
 
 SMALL_CELL = 10
 QUANTILES = (0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99)
+LP_BINS = 20
+_EPS = 1e-12
+
+
+def risk_to_lp(risk, survival: bool) -> np.ndarray:
+    """Linear predictor from risks: logit (binary) or log cumulative hazard (time-to-event,
+    ``log(-log(1 - risk))`` at the horizon)."""
+    r = np.clip(np.asarray(risk, float), _EPS, 1 - _EPS)
+    return np.log(-np.log1p(-r)) if survival else logit(r)
+
+
+def linear_predictor_profile(lp, survival: bool, bins: int = LP_BINS) -> dict[str, Any]:
+    """Aggregates of a linear predictor: mean, SD, quantiles and a histogram.
+
+    Quantiles are given only where at least :data:`SMALL_CELL` patients lie beyond them
+    (so no quantile describes one patient's value), and histogram bins holding 1 to
+    ``SMALL_CELL - 1`` patients are suppressed (count ``None``).
+
+    Parameters
+    ----------
+    lp : array
+        The linear predictor (see :func:`risk_to_lp`) of the training rows.
+    survival : bool
+        Time-to-event task (names the scale).
+    bins : number of equal-width histogram bins.
+    """
+    x = np.asarray(lp, float)
+    n = x.size
+    shown = [q for q in QUANTILES if min(q, 1 - q) * n >= SMALL_CELL]
+    counts, edges = np.histogram(x, bins=bins)
+    hist = [None if 0 < c < SMALL_CELL else int(c) for c in counts]
+    return {"scale": "log cumulative hazard at the horizon" if survival else "log-odds",
+            "n": int(n), "mean": float(x.mean()), "sd": float(x.std(ddof=1)) if n > 1 else 0.0,
+            "quantiles": {str(q): float(v) for q, v in zip(shown, np.quantile(x, shown))},
+            "histogram": {"edges": edges.tolist(), "counts": hist,
+                          "suppressed_bins": int(sum(c is None for c in hist))}}
 
 
 def training_profile(frame: pd.DataFrame, variables: tuple[Variable, ...], events: int,

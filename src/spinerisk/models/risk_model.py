@@ -28,7 +28,7 @@ from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_dat
 from threadpoolctl import threadpool_limits
 
 from spinerisk.features import Preprocessor, TaskSpec, build_preprocessor, numeric_task
-from spinerisk.features.profile import training_profile
+from spinerisk.features.profile import linear_predictor_profile, risk_to_lp, training_profile
 from spinerisk.models import learners
 from spinerisk.models.calibration import make_calibrator
 from spinerisk.models.cox import survival_arrays
@@ -117,6 +117,10 @@ class RiskModel(ClassifierMixin, BaseEstimator):
         self.feature_names_ = list(self.preprocessor_.feature_names_)
         self.feature_to_variable_ = dict(self.preprocessor_.feature_to_variable_)
         self.training_profile_ = training_profile(frame, task.variables, target["events"])
+        # the development reference of the linear predictor, on the scale validation uses
+        risk = self.calibrator_(self.base_margin(frame, model_frame=True))
+        self.training_profile_["linear_predictor"] = linear_predictor_profile(
+            risk_to_lp(risk, task.is_survival), task.is_survival)
         return self
 
     def _target(self, y, task: TaskSpec, n: int) -> dict[str, Any]:

@@ -76,7 +76,29 @@ def subtitle(r: dict[str, Any]) -> str:
 def _verdict(r):
     v = r["verdict"]
     decision = v["decision"].upper() + (" (provisional)" if v["provisional"] else "")
-    return Section("1. Verdict", paragraphs=[f"Verdict: {decision}."], bullets=list(v["reasons"]))
+    section = Section("1. Verdict", paragraphs=[f"Verdict: {decision}."], bullets=list(v["reasons"]))
+    if r.get("model_identity"):
+        section.tables.append(_identity_table(r["model_identity"]))
+    return section
+
+
+def _identity_table(m: dict[str, Any]) -> Table:
+    """The validated model: registry name and version, training run, data, versions."""
+    missing = m.get("missing", {})
+
+    def shown(key: str) -> str:
+        return "-" if m.get(key) is None else str(m[key])
+
+    training = m.get("training_versions") or {}
+    rows = [["model", f"{m['name']}" + (f" (alias {m['alias']})" if m.get("alias") else "")],
+            ["registered version", shown("version")], ["training run id", shown("run_id")],
+            ["training data fingerprint (SHA-256)", shown("data_fingerprint")],
+            ["trained (UTC)", shown("trained_at")],
+            ["trained with", ", ".join(f"{k} {v}" for k, v in training.items()) or "-"],
+            ["validated with", ", ".join(f"{k} {v}" for k, v in m["validated_with"].items())]]
+    notes = sorted(set(missing.values()))
+    return Table(["model identity", "value"], rows,
+                 "The model this report validated" + (f" (- : {'; '.join(notes)})" if notes else ""))
 
 
 def _sample_size(r):
@@ -105,15 +127,20 @@ def _case_mix(r):
             "No development reference was given, so the case-mix comparison is not shown."],
             figures=["linear_predictor"])
     lp = cm["linear_predictor"]
-    paras = [
-        "Membership model C-statistic: "
-        + (est(cm["membership_c"]) if cm["membership_c"] else "not computed")
-        + f" ({cm['membership_note']}).",
-        (f"Linear predictor: site mean {num(lp['site_mean'], 2)}, SD {num(lp['site_sd'], 2)}; "
-        f"development mean {num(lp['development_mean'], 2)}, SD {num(lp['development_sd'], 2)} "
-        f"(SD ratio {num(lp['sd_ratio'], 2)}). A narrower spread lowers the C-statistic a model "
-        "can reach at this site even when it is correct."),
-    ]
+    membership = (f"Membership model C-statistic: {est(cm['membership_c'])} "
+                  f"({cm['membership_note']})." if cm["membership_c"] else cm["membership_note"])
+    if lp["development"] is None:
+        spread = (f"Linear predictor: site mean {num(lp['site_mean'], 2)}, SD "
+                  f"{num(lp['site_sd'], 2)}. The model carries no development reference for its "
+                  "linear predictor (trained before spinerisk recorded one); retrain it to "
+                  "compare the spread of predictions.")
+    else:
+        spread = (f"Linear predictor ({lp['development']['scale']}): site mean "
+                  f"{num(lp['site_mean'], 2)}, SD {num(lp['site_sd'], 2)}; development mean "
+                  f"{num(lp['development_mean'], 2)}, SD {num(lp['development_sd'], 2)} (SD ratio "
+                  f"{num(lp['sd_ratio'], 2)}). A narrower spread lowers the C-statistic a model "
+                  "can reach at this site even when it is correct.")
+    paras = [membership, spread]
     if cm.get("model_based_c") is not None:
         paras.append(f"Model-based C (expected here if the model were correct): "
                      f"{num(cm['model_based_c'])}.")
@@ -129,10 +156,18 @@ def _case_mix(r):
             site = "-" if v["site"] is None else f"{num(v['site']['mean'], 2)} ({num(v['site']['sd'], 2)})"
         rows.append([label, dev, site, num(v["smd"], 2), num(v["missing_development"], 2),
                      num(v["missing_site"], 2)])
-    return Section("3. Case-mix", paragraphs=paras, figures=["smd", "linear_predictor"], tables=[
-        Table(["predictor", "development: mean (SD) or share", "site", "SMD",
-               "missing (dev)", "missing (site)"], rows,
-              "Site vs development; |SMD| > 0.1 is a notable difference")])
+    tables = [Table(["predictor", "development: mean (SD) or share", "site", "SMD",
+                     "missing (dev)", "missing (site)"], rows,
+                    "Site vs development; |SMD| > 0.1 is a notable difference")]
+    if lp["development"] is not None:
+        dev_q, site_q = lp["development"]["quantiles"], lp["site"]["quantiles"]
+        tables.append(Table(["quantile", "development", "site"],
+                            [[q, num(dev_q.get(q), 2), num(site_q.get(q), 2)]
+                             for q in sorted(set(dev_q) | set(site_q), key=float)],
+                            "Linear-predictor quantiles (- where fewer than 10 patients lie "
+                            "beyond the quantile)"))
+    return Section("3. Case-mix", paragraphs=paras, figures=["smd", "linear_predictor"],
+                   tables=tables)
 
 
 def _performance(r):
@@ -170,27 +205,27 @@ def _subgroups(r):
 
 def _updating(r):
     u = r["updating"]
-    tests = [[t["simpler"] + " vs revision", num(t["statistic"], 1), str(t["df"]),
+    labels = u["labels"]
+    tests = [["revision vs " + t["simpler"], num(t["statistic"], 1), str(t["df"]),
               num(t["p_value"], 4), "yes" if t["rejected"] else "no"] for t in u["tests"]]
-    cv = [[m, num(v["loglik_per_patient"], 4), num(v.get("c_statistic")),
+    cv = [[labels[m], num(v["loglik_per_patient"], 4), num(v.get("c_statistic")),
            num(v.get("calibration_slope")), num(v.get("oe_ratio")), num(v.get("brier"))]
           for m, v in u["cross_validated"].items()]
-    v = r["verdict"]
-    paras = [f"Recommended: {v['recommended_update_label']}.", u["reason"],
+    paras = [(f"Model family: {u['model_family']}. Chosen by the closed test: "
+              f"{u['recommended_label']}."), u["reason"],
              ("If adopted, the updated model can be registered as a site-specific version "
              f"with alias site-{r['site']} (spinerisk validate --register-update).")]
-    if v["recommended_update"] != u["recommended"]:
-        paras.insert(1, "The verdict overrides the closed test's choice ("
-                     f"{u['recommended_label']}); see the verdict's reasons.")
-    coefs = u["fits"].get(v["recommended_update"], {}).get("coefficients", {})
-    if coefs and v["recommended_update"] != "revision":
+    coefs = u["fits"].get(u["recommended"], {}).get("coefficients", {})
+    if coefs and u["recommended"] != "revision":
         paras.append("Update: " + ", ".join(f"{k} {num(v['estimate'])} (SE {num(v['se'])})"
                                            for k, v in coefs.items()) + ".")
     return Section("6. Updating", paragraphs=paras, tables=[
-        Table(["closed test", "LR", "df", "p", "rejected"], tests,
-              f"Likelihood-ratio tests at alpha = {u['alpha']}"),
+        Table(["closed test (in order)", "LR", "df", "p", "rejected"], tests,
+              f"Likelihood-ratio tests at alpha = {u['alpha']}; the first not rejected "
+              "chooses the model"),
         Table(["method", "CV log-lik / patient", "C", "slope", "O/E", "Brier"], cv,
-              "Each method fitted and evaluated by cross-validation within the site")])
+              "Each method fitted and evaluated by cross-validation within the site "
+              "(information; it does not change the closed test's choice)")])
 
 
 def _tripod(r):

@@ -55,14 +55,20 @@ def summary_markdown(title: str, reports: dict[str, dict[str, Any]],
 
 
 def forest_plot(reports: dict[str, dict[str, Any]], pooled: list[dict[str, Any]]) -> bytes:
-    """C-statistic and calibration slope by site with the pooled estimate and its PI."""
+    """C-statistic and calibration slope by site with the pooled estimate and its PI (PNG)."""
+    return to_png_bytes(forest_figure(reports, pooled))
+
+
+def forest_figure(reports: dict[str, dict[str, Any]], pooled: list[dict[str, Any]]):
+    """The matplotlib figure of :func:`forest_plot`."""
     rows = site_rows(reports)
     by = {p["measure"]: p for p in pooled}
     fig, _axes = _figure(8.0, 0.45 * len(rows) + 1.8)
     fig.clf()
+    # one shared site axis, labelled once on the left, so no label runs into a panel
+    axes = fig.subplots(1, 2, sharey=True)
     panels = (("c", "C-statistic", 0.5), ("slope", "calibration slope", 1.0))
-    for i, (key, measure, ref) in enumerate(panels):
-        ax = fig.add_subplot(1, 2, i + 1)
+    for i, (ax, (key, measure, ref)) in enumerate(zip(axes, panels)):
         for j, r in enumerate(rows):
             e = r[key]
             if e["estimate"] is None or e["ci_lower"] is None:  # NA at this site: no marker, its row says why
@@ -76,8 +82,11 @@ def forest_plot(reports: dict[str, dict[str, Any]], pooled: list[dict[str, Any]]
         ax.errorbar(p["estimate"], y, xerr=[[p["estimate"] - p["lower"]], [p["upper"] - p["estimate"]]],
                     fmt="D", color="tab:red", capsize=3, label="pooled (95% CI)")
         ax.axvline(ref, color="grey", ls="--", lw=0.8)
-        ax.set_yticks(list(range(len(rows))) + [y], [r["site"] for r in rows] + ["pooled"])
         ax.set_title(measure)
         if i == 0:
+            ax.set_yticks(list(range(len(rows))) + [y], [r["site"] for r in rows] + ["pooled"])
             ax.legend(fontsize=7, loc="lower left")
-    return to_png_bytes(fig)
+        else:
+            ax.tick_params(labelleft=False)
+    fig.tight_layout()
+    return fig

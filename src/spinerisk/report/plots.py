@@ -69,23 +69,26 @@ def decision_plot(report: dict[str, Any]) -> bytes:
     return _drawn(plot_decision_curve, curve)
 
 
-def lp_plot(report: dict[str, Any]) -> bytes:
-    """Site's linear-predictor histogram (small bins suppressed) and development's spread."""
-    hist = report["linear_predictor_histogram"]
+def _density(hist: dict[str, Any]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(left edges, widths, densities) of a histogram whose suppressed bins are drawn as 0."""
     edges = np.asarray(hist["edges"], float)
     counts = np.asarray([0 if c is None else c for c in hist["counts"]], float)
     width = np.diff(edges)
-    density = counts / max(counts.sum() * width.mean(), 1e-12)
+    return edges[:-1], width, counts / max(counts.sum() * width.mean(), 1e-12)
+
+
+def lp_plot(report: dict[str, Any]) -> bytes:
+    """Site's and development's linear-predictor histograms (small bins suppressed)."""
     fig, ax = _figure()
-    ax.bar(edges[:-1], density, width=width, align="edge", color="tab:orange", alpha=0.6,
+    left, width, density = _density(report["linear_predictor_histogram"])
+    ax.bar(left, density, width=width, align="edge", color="tab:orange", alpha=0.6,
            label="site (bins < min count hidden)")
     cm = report.get("case_mix")
-    m, s = (None, None) if cm is None else (cm["linear_predictor"]["development_mean"],
-                                            cm["linear_predictor"]["development_sd"])
-    if m is not None and s is not None:  # absent when the model carries no LP summary
-        grid = np.linspace(min(edges[0], m - 3 * s), max(edges[-1], m + 3 * s), 200)
-        ax.plot(grid, np.exp(-0.5 * ((grid - m) / s) ** 2) / (s * np.sqrt(2 * np.pi)),
-                color="tab:blue", label="development (normal, same mean/SD)")
+    dev = None if cm is None else cm["linear_predictor"].get("development")
+    if dev is not None:
+        left, width, density = _density(dev["histogram"])
+        ax.step(np.r_[left, left[-1] + width[-1]], np.r_[density, density[-1]], where="post",
+                color="tab:blue", label="development (bins < 10 hidden)")
     ax.set(xlabel="linear predictor", ylabel="density", title="Linear-predictor spread")
     ax.legend(fontsize=8)
     return to_png_bytes(fig)

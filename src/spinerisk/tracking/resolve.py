@@ -1,10 +1,13 @@
 """Registry look-ups: a model URI to its name, version and alias, or an error that says
-which store was searched and what it holds.
+which store was searched and what it holds; and the identity a validation report names
+(:func:`model_identity`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import Any
 
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
@@ -62,3 +65,39 @@ def describe_registry(tracking: str | None = None) -> str:
 def not_registered(uris: Iterable[str], tracking: str | None = None) -> ModelLookupError:
     """The error for model URIs that the store does not resolve."""
     return not_found(uris, resolve_store(tracking), registry_contents(tracking))
+
+
+def model_identity(uri: str, tracking: str | None = None) -> dict[str, Any]:
+    """Which model a registry URI names: what a validation report must identify.
+
+    Returns
+    -------
+    dict
+        ``uri``, ``name``, ``version``, ``alias``, ``run_id`` (the training run),
+        ``data_fingerprint`` (SHA-256 of the training data, from the version's tag or the
+        run's ``data.fingerprint_sha256`` param), ``trained_at`` (the training run's
+        start, UTC), ``training_versions`` (package versions logged with that run) and
+        ``missing`` (why any of them is None).
+
+    Raises
+    ------
+    LookupError, ValueError
+        As :func:`resolve_model_uri`.
+    """
+    name, version, alias = resolve_model_uri(uri, tracking)
+    client = MlflowClient()
+    model_version = client.get_model_version(name, version)
+    run = client.get_run(model_version.run_id) if model_version.run_id else None
+    params = run.data.params if run is not None else {}
+    out: dict[str, Any] = {
+        "uri": uri, "name": name, "version": version, "alias": alias,
+        "run_id": model_version.run_id or None,
+        "data_fingerprint": (params.get("data.fingerprint_sha256")
+                             or model_version.tags.get("data_fingerprint")),
+        "trained_at": None if run is None else datetime.fromtimestamp(
+            run.info.start_time / 1000, tz=UTC).isoformat(timespec="seconds"),
+        "training_versions": {k.removeprefix("versions."): v for k, v in params.items()
+                              if k.startswith("versions.")} or None}
+    out["missing"] = {k: "not recorded with the registered version or its training run"
+                      for k, v in out.items() if v is None and k != "alias"}
+    return out

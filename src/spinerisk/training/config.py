@@ -122,6 +122,28 @@ class UncertaintyConfig(_Strict):
     """Per-patient intervals: a bootstrap ensemble of the whole pipeline (0 = no interval)."""
 
     bootstrap_members: int = Field(20, ge=0)
+    #: members fitted in parallel (joblib; -1 = every core); the members do not depend on it
+    n_jobs: int = 1
+    #: fresh simulated patients on which the interval's coverage of the true risk is
+    #: measured (simulated training data only; 0 = not measured)
+    coverage_patients: int = Field(2000, ge=0)
+
+
+class SampleSizeConfig(_Strict):
+    """Riley's criteria before training: the anticipated Cox-Snell R2 (default: 15% of
+    its maximum, the conservative choice when nothing is known)."""
+
+    anticipated_cs_r2: float | None = Field(None, gt=0, lt=1)
+    #: training-size fractions for an optional learning curve (logged as a plot)
+    learning_curve: list[float] | None = None
+
+    @model_validator(mode="after")
+    def _fractions(self) -> SampleSizeConfig:
+        bad = [f for f in self.learning_curve or () if not 0 < f <= 1]
+        if bad:
+            raise ValueError(f"sample_size.learning_curve: fractions {bad} are not in (0, 1]; "
+                             "give shares of the training rows, e.g. [0.25, 0.5, 1.0]")
+        return self
 
 
 class TrackingConfig(_Strict):
@@ -145,6 +167,17 @@ class ExperimentConfig(_Strict):
     calibration: CalibrationConfig = CalibrationConfig()
     uncertainty: UncertaintyConfig = UncertaintyConfig()
     tracking: TrackingConfig = TrackingConfig()
+    sample_size: SampleSizeConfig = SampleSizeConfig()
+    #: register a model although Riley's size is not met (needs small_sample_reason)
+    allow_small_sample: bool = False
+    small_sample_reason: str | None = None
+
+    @model_validator(mode="after")
+    def _reason_for_small_sample(self) -> ExperimentConfig:
+        if self.allow_small_sample and not (self.small_sample_reason or "").strip():
+            raise ValueError("allow_small_sample: true needs small_sample_reason: say why an "
+                             "under-sized model may be registered (e.g. 'demo data').")
+        return self
 
     def task_spec(self) -> TaskSpec:
         """The task's variables as the model sees them."""

@@ -3,7 +3,8 @@
 Binary: AUC, Brier, scaled Brier, O/E, calibration-in-the-large, calibration intercept
 and slope (bootstrap percentile CIs, vectorised), ICI of the loess calibration curve.
 Time-to-event at the horizon: time-dependent AUC, Uno's C, IPCW Brier and IPA, O/E
-(bootstrap percentile CIs). Curves (ROC, calibration, decision) are returned for plots.
+(bootstrap percentile CIs) and the calibration slope (Cox model on the log cumulative
+hazard, Wald CI). Curves (ROC, calibration, decision) are returned for plots.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import pandas as pd
 from spinerisk import evaluation
 from spinerisk.evaluation.binary import roc_curve
 from spinerisk.features import TaskSpec
+from spinerisk.features.profile import risk_to_lp
 from spinerisk.training.data import TaskData
 
 #: Decision-curve thresholds for each task (clinically sensible ranges).
@@ -83,6 +85,10 @@ def _survival(task, data, risk, n_boot, seed, curves) -> Performance:
     boot = evaluation.bootstrap_apply(statistic, time, event, risk, n_boot=max(n_boot, 2),
                                       seed=seed)
     out = Performance(dict(boot.metrics))
+    # the slope on the log cumulative hazard in a Cox model (Wald CI), as external
+    # validation reports it, so the summary's "cal. slope" exists for every task
+    out.metrics["cal_slope"] = evaluation.calibration_slope_survival(
+        time, event, risk_to_lp(risk, survival=True))
     if curves:
         curve = evaluation.calibration_curve_survival(time, event, risk, h)
         out.metrics["ici"] = evaluation.Estimate(float(curve.ici))

@@ -3,15 +3,18 @@
 In the order of a methods section:
 
 1. Data: simulate or load (schema-validated); fingerprint (SHA-256, rows, events); the
-   task's population; rows with a missing outcome excluded and counted.
+   task's population; rows with a missing outcome excluded and counted; Riley's sample
+   size for the encoded parameters and the outcome rate, announced and logged; an
+   under-sized model is not trained for registration unless ``allow_small_sample``.
 2. Care-pathway features computed once for every row (when the task uses them).
 3. Outer folds grouped by patient and stratified by outcome (seeded, logged). In each
    outer fold the hyperparameters are tuned on the training part only (inner folds,
    Optuna, proper score), the model is fitted there (calibration on its own
    out-of-fold margins) and scored on the held-out part: nested cross-validation.
 4. Performance of the pooled held-out risks with CIs; internal-external CV by site
-   (each site held out once, with the final hyperparameters) when there are several,
-   its per-site metrics pooled by random-effects meta-analysis (``training.sites``).
+   when there are several (each site held out once; tuning and calibration refitted on
+   the other sites only, so nothing is learned from the held-out site), its per-site
+   metrics pooled by random-effects meta-analysis (``training.sites``).
 5. Final model: tuned and fitted on all rows, logged as a pyfunc returning calibrated
    risk and registered as a new version of ``spinerisk-<task>``; the serving alias
    ``candidate`` is created on a first version and moved only with ``promote``.
@@ -23,6 +26,7 @@ import hashlib
 import json
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,10 +37,18 @@ from tqdm.auto import tqdm
 
 from spinerisk.features import TaskSpec
 from spinerisk.models import RiskModel
-from spinerisk.training.config import ExperimentConfig
+from spinerisk.training.config import ConfigError, ExperimentConfig
+from spinerisk.training.coverage import simulated_coverage
 from spinerisk.training.cv import Folds, grouped_folds, site_folds
 from spinerisk.training.data import TaskData, fingerprint, task_data
 from spinerisk.training.performance import Performance, performance, save_plots
+from spinerisk.training.samplesize import (
+    SampleSizeCheck,
+    check_sample_size,
+    encoded_parameters,
+    learning_curve,
+    save_learning_curve,
+)
 from spinerisk.training.scoring import cv_loss
 from spinerisk.training.sites import pool_sites
 
@@ -64,6 +76,8 @@ class ExperimentResult:
     oof_risk: np.ndarray
     site_performance: dict[str, dict[str, float]] = field(default_factory=dict)
     site_pooled: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: hyperparameters tuned without each held-out site (internal-external CV)
+    site_params: dict[str, dict[str, Any]] = field(default_factory=dict)
     model_info: dict[str, str] = field(default_factory=dict)
     run_id: str = ""
     training_rows: pd.DataFrame | None = field(default=None, repr=False)
@@ -186,22 +200,33 @@ def nested_cv(fitter: Fitter, data: TaskData, folds: Folds,
     return risk
 
 
-def internal_external(fitter: Fitter, data: TaskData, params: dict[str, Any], n_boot: int,
-                      progress: bool = True) -> dict[str, dict[str, float]]:
-    """Each site held out once; model fitted on the other sites (final hyperparameters)."""
+def internal_external(fitter: Fitter, data: TaskData, n_boot: int, progress: bool = True
+                      ) -> tuple[dict[str, dict[str, float]], dict[str, dict[str, Any]]]:
+    """Each site held out once, with nothing learned from it.
+
+    For every held-out site the hyperparameters are tuned on the other sites' rows only
+    (the study's inner folds lie within them) and the model, its calibration included, is
+    fitted on those rows; the held-out site only scores the result.
+
+    Returns
+    -------
+    (performance by site, hyperparameters used to predict each site)
+    """
     folds = site_folds(data.sites)
-    out = {}
+    out, used = {}, {}
     for site, (train, test) in tqdm(list(zip(folds.labels, folds.splits)),
                                     desc="sites (internal-external)", disable=not progress):
         held = data.subset(test)
         if held.events < 5 or held.n - held.events < 5:
             out[site] = {"n": held.n, "events": held.events, "skipped": 1.0}
             continue
-        model = fitter.fit(data.subset(train), params)
+        part = data.subset(train)
+        used[site] = fitter.tune(part, f"without-{site}")
+        model = fitter.fit(part, used[site])
         perf = performance(fitter.task, held, model.predict_risk(held.X), n_boot,
                            fitter.config.seed, curves=False)
         out[site] = {"n": held.n, "events": held.events, **perf.flat()}
-    return out
+    return out, used
 
 
 # ---------------------------------------------------------------------- the run
@@ -243,16 +268,47 @@ def tune_only(config: ExperimentConfig, progress: bool = True):
     return fitter.study(data, "final")
 
 
+def sample_size_gate(config: ExperimentConfig, task: TaskSpec, data: TaskData,
+                     registers: bool) -> SampleSizeCheck:
+    """Riley's criteria for these rows; refuse an under-sized model that would be
+    registered unless the config allows it with a reason.
+
+    Raises
+    ------
+    ConfigError
+        Under-sized, to be registered, and ``allow_small_sample`` not set.
+    """
+    parameters = encoded_parameters(task, config.model.learner, config.model.n_knots, data.X)
+    check = check_sample_size(task, data.X, data.y, parameters,
+                              config.sample_size.anticipated_cs_r2)
+    if not check.met and registers and not config.allow_small_sample:
+        raise ConfigError(
+            f"{config.name}: {check.message()} Refusing to train a model for registration. "
+            f"Fix: use at least {check.required} rows, fewer predictors (fewer encoded "
+            "parameters), set tracking.register_model: false for an exploratory run, or set "
+            "allow_small_sample: true with small_sample_reason: '<why>' in the config.")
+    return check
+
+
 def run_experiment(config: ExperimentConfig, *, tracking_uri: str | None = None,
                    progress: bool = True, log: bool = True,
-                   promote: bool = False) -> ExperimentResult:
+                   promote: bool = False,
+                   announce: Callable[[str], None] | None = None) -> ExperimentResult:
     """Run one experiment end to end (see module docstring).
 
     ``tracking_uri`` (else the config's ``tracking.uri``, else the resolved default store)
-    receives the run; ``promote`` moves the ``candidate`` alias to the new version.
+    receives the run; ``promote`` moves the ``candidate`` alias to the new version;
+    ``announce`` receives messages a person should see before training starts (the
+    sample-size check); the CLI prints them.
     """
     started = time.perf_counter()
     task, data, summary = prepare(config)
+    check = sample_size_gate(config, task, data, log and config.tracking.register_model)
+    summary["sample_size"] = check.to_dict()
+    if announce is not None:
+        announce(check.message() + ("" if check.met else
+                                    f" Allowed by the config: {config.small_sample_reason}"
+                                    if config.allow_small_sample else ""))
     folds = grouped_folds(data.event, data.groups, config.cv.folds, config.seed)
     fold_log = folds.describe(data.event)
     if not log:
@@ -274,6 +330,9 @@ def _run(config, task, data, summary, folds, fold_log, run, progress, started):
     oof = nested_cv(fitter, data, folds, progress)
     perf = performance(task, data, oof, config.cv.bootstrap, config.seed)
     params = fitter.tune(data, "final")
+    if config.sample_size.learning_curve:
+        summary["learning_curve"] = learning_curve(
+            fitter, data, folds, params, tuple(config.sample_size.learning_curve), config.seed)
     model = fitter.fit(data, params)
     members = config.uncertainty.bootstrap_members
     if members:
@@ -281,18 +340,23 @@ def _run(config, task, data, summary, folds, fold_log, run, progress, started):
 
         model.bootstrap_ = fit_bootstrap_ensemble(model, data.X, data.y, n_members=members,
                                                   seed=config.seed, groups=data.groups,
-                                                  progress=progress)
-    sites = {}
+                                                  progress=progress,
+                                                  n_jobs=config.uncertainty.n_jobs)
+        if config.data.simulate is not None and config.uncertainty.coverage_patients:
+            model.bootstrap_.coverage = simulated_coverage(
+                config.data.simulate, task, model, config.uncertainty.coverage_patients)
+    sites, site_params = {}, {}
     several = data.sites is not None and len(np.unique(data.sites)) > 1
     if config.cv.internal_external == "yes" or (config.cv.internal_external == "auto"
                                                 and several):
         if not several:
             raise ValueError("cv.internal_external='yes' needs several sites in the data")
-        sites = internal_external(fitter, data, params, min(config.cv.bootstrap, 100),
-                                  progress)
+        sites, site_params = internal_external(fitter, data, min(config.cv.bootstrap, 100),
+                                               progress)
     return ExperimentResult(config, task, summary, fold_log, perf, params, model, oof, sites,
                             site_pooled=pool_sites(sites) if sites else {},
-                            seconds=time.perf_counter() - started, training_rows=data.X)
+                            seconds=time.perf_counter() - started, training_rows=data.X,
+                            site_params=site_params)
 
 
 def _log(run, result: ExperimentResult, promote: bool = False) -> None:
@@ -300,8 +364,12 @@ def _log(run, result: ExperimentResult, promote: bool = False) -> None:
     from spinerisk import tracking
 
     config = result.config
+    size = result.data_summary["sample_size"]
     run.set_tags({"task": result.task.name, "learner": config.model.learner,
-                  "git_commit": tracking.git_commit(), "spinerisk.kind": "experiment"})
+                  "git_commit": tracking.git_commit(), "spinerisk.kind": "experiment",
+                  "sample_size_met": size["met"],
+                  **({"small_sample_reason": config.small_sample_reason}
+                     if not size["met"] else {})})
     run.log_params({"config": config.model_dump(mode="json"),
                     "data": result.data_summary,
                     "missing_strategy": MISSING_STRATEGY[config.model.learner],
@@ -312,6 +380,11 @@ def _log(run, result: ExperimentResult, promote: bool = False) -> None:
     run.log_metrics({**result.performance.flat("cv_"), "n_rows": result.data_summary["rows"],
                      "n_events": result.data_summary["events"],
                      "n_excluded_missing_outcome": result.data_summary["excluded_missing_outcome"]})
+    coverage = getattr(getattr(result.model, "bootstrap_", None), "coverage", None)
+    if coverage:
+        run.log_metrics({"interval_coverage": coverage["coverage"],
+                         "interval_coverage_mc_se": coverage["mc_se"],
+                         "interval_median_width": coverage["median_width"]})
     run.log_metrics({f"iecv_{site}_{k}": v for site, m in result.site_performance.items()
                      for k, v in m.items()})
     run.log_dict(config.model_dump(mode="json"), "config.yaml")
@@ -319,7 +392,9 @@ def _log(run, result: ExperimentResult, promote: bool = False) -> None:
     run.log_dict({k: v.to_dict() for k, v in result.performance.metrics.items()},
                  "performance.json")
     if result.site_performance:
-        run.log_dict(result.site_performance, "internal_external.json")
+        run.log_dict({"performance": result.site_performance,
+                      "hyperparameters_tuned_without_site": result.site_params},
+                     "internal_external.json")
     if result.site_pooled:
         run.log_dict(result.site_pooled, "internal_external_pooled.json")
         run.log_metrics({f"iecv_pooled_{metric}_{k}": p[k] for metric, p in result.site_pooled.items()
@@ -331,6 +406,10 @@ def _log(run, result: ExperimentResult, promote: bool = False) -> None:
         label = f"{config.model.learner} (nested CV)"
         paths = save_plots(result.performance, result.oof_risk, Path(tmp), label)
         paths.append(shap_importance_plot(result.model, result.training_rows, Path(tmp)))
+        curve = result.data_summary.get("learning_curve")
+        if curve:
+            paths.append(Path(tmp) / "learning_curve.png")
+            save_learning_curve(curve, size["required_n"], paths[-1])
         for path in paths:
             run.log_artifact(path, "plots")
     result.model_info = run.log_model(

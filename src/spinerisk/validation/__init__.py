@@ -36,12 +36,22 @@ from spinerisk.validation.updating import (
     update_data,
     update_model,
 )
-from spinerisk.validation.verdict import FIT, NOT_TRANSPORTABLE, RECALIBRATE, VerdictRules, decide
+from spinerisk.validation.verdict import (
+    FIT,
+    MORE_DATA,
+    NO_BENEFIT,
+    NOT_TRANSPORTABLE,
+    RECALIBRATE,
+    VerdictRules,
+    decide,
+)
 
 __all__ = [
     "FIT",
     "METHODS",
+    "MORE_DATA",
     "NOT_TRANSPORTABLE",
+    "NO_BENEFIT",
     "RECALIBRATE",
     "CaseMix",
     "DevelopmentReference",

@@ -16,6 +16,7 @@ import pandas as pd
 
 from spinerisk import evaluation as ev
 from spinerisk.evaluation import Estimate
+from spinerisk.features.profile import linear_predictor_profile
 from spinerisk.validation.task import PredictorEncoder, TaskSpec, _as_level
 
 
@@ -62,9 +63,11 @@ class DevelopmentReference:
     lp_sd: float
     n: int
     rows: pd.DataFrame | None = None  # never serialised
+    lp_profile: dict[str, Any] | None = None  # linear_predictor_profile of development
 
     def to_dict(self) -> dict[str, Any]:
         return {"n": self.n, "lp_mean": self.lp_mean, "lp_sd": self.lp_sd,
+                "lp_profile": self.lp_profile,
                 "variables": {k: v.to_dict() for k, v in self.variables.items()}}
 
 
@@ -75,7 +78,8 @@ def development_reference(frame: pd.DataFrame, spec: TaskSpec, lp: np.ndarray, *
                  for name, kind in spec.predictors.items() if name in frame.columns}
     lp = np.asarray(lp, float)
     return DevelopmentReference(variables, float(lp.mean()), float(lp.std(ddof=1)), len(frame),
-                                frame if keep_rows else None)
+                                frame if keep_rows else None,
+                                linear_predictor_profile(lp, spec.survival))
 
 
 def smd(site: VariableSummary, dev: VariableSummary) -> float:
@@ -101,6 +105,8 @@ class CaseMix:
     lp_dev_mean: float
     lp_dev_sd: float
     model_based_c: float | None = None
+    lp_site_profile: dict[str, Any] | None = None
+    lp_dev_profile: dict[str, Any] | None = None
 
     def max_abs_smd(self) -> float:
         values = [abs(r["smd"]) for r in self.rows if r["smd"] is not None and np.isfinite(r["smd"])]
@@ -115,7 +121,9 @@ class CaseMix:
                                  "development_mean": self.lp_dev_mean,
                                  "development_sd": self.lp_dev_sd,
                                  "sd_ratio": self.lp_site_sd / self.lp_dev_sd
-                                 if self.lp_dev_sd > 0 else None},
+                                 if self.lp_dev_sd > 0 else None,
+                                 "site": self.lp_site_profile,
+                                 "development": self.lp_dev_profile},
             "model_based_c": self.model_based_c,
             "max_abs_smd": self.max_abs_smd()}
 
@@ -136,6 +144,8 @@ def compare_case_mix(site: pd.DataFrame, spec: TaskSpec, site_lp: np.ndarray,
         if dev.kind == "category":
             for level in sorted(set(dev.shares) | set(here.shares)):
                 p_s, p_d = here.shares.get(level, 0.0), dev.shares.get(level, 0.0)
+                if p_s == 0 and p_d == 0:  # a level outside the task's population
+                    continue
                 rows.append({"variable": name, "kind": "category", "level": level,
                              "development": p_d, "site": p_s, "smd": _share_smd(p_s, p_d),
                              "missing_development": dev.missing_share,
@@ -146,14 +156,16 @@ def compare_case_mix(site: pd.DataFrame, spec: TaskSpec, site_lp: np.ndarray,
                          "missing_development": dev.missing_share,
                          "missing_site": here.missing_share})
     lp = np.asarray(site_lp, float)
-    membership, note = None, ("not computed: development rows are not available at the site "
-                              "(only aggregates travel with the model)")
+    membership, note = None, ("The membership model needs the development rows, which do not "
+                              "travel with a registered model (only aggregates do), so it is "
+                              "not computed here.")
     if development.rows is not None:
         membership = membership_c_statistic(development.rows, site, spec, seed=seed)
         note = ("cross-validated (5-fold) logistic membership model on the predictors; "
                 "0.5 = same case-mix, 1 = fully separable")
     return CaseMix(rows, membership, note, float(lp.mean()), float(lp.std(ddof=1)),
-                   development.lp_mean, development.lp_sd)
+                   development.lp_mean, development.lp_sd, None,
+                   linear_predictor_profile(lp, spec.survival), development.lp_profile)
 
 
 def _stat(v: VariableSummary) -> dict[str, float]:

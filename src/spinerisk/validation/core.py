@@ -190,14 +190,16 @@ def validate_predictions(frame: pd.DataFrame, risk, spec: TaskSpec, *, site: str
     elif case_mix is not None:
         case_mix = replace(case_mix, model_based_c=model_based_c(r))
     c = metrics["harrell_c"] if spec.survival else metrics["c_statistic"]
+    sample_size = precision_report(
+        counts, metrics, survival=spec.survival, horizon=out.horizon,
+        # O/E = (1 - KM(horizon)) / mean risk, so this is the site's observed risk
+        observed_risk=float(metrics["oe_ratio"].estimate * r.mean()) if spec.survival else None)
     verdict = decide(c, metrics["calibration_in_the_large"], metrics["calibration_slope"],
-                     updating, counts, rules or VerdictRules())
+                     updating, counts, rules or VerdictRules(), sample_size=sample_size,
+                     decision_curve=performance.decision)
     return ValidationResult(
         site=site, model=model, task=spec, eligibility=eligibility, verdict=verdict,
-        sample_size=precision_report(
-            counts, metrics, survival=spec.survival, horizon=out.horizon,
-            # O/E = (1 - KM(horizon)) / mean risk, so this is the site's observed risk
-            observed_risk=float(metrics["oe_ratio"].estimate * r.mean()) if spec.survival else None),
+        sample_size=sample_size,
         case_mix=case_mix, lp_histogram=_lp_histogram(lp, min_count),
         performance=performance, subgroups=subgroups, updating=updating,
         min_count=min_count,

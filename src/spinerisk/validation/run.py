@@ -38,6 +38,42 @@ def load_model(reference: str):
     return joblib.load(path)
 
 
+def identify(reference: str) -> dict[str, Any]:
+    """The identity of the validated model (report and MLflow tags) and the versions of
+    the packages that validate it.
+
+    A registry URI resolves to its name, version, training run, data fingerprint,
+    training date and training package versions; a local file has none of these, and the
+    ``missing`` entry says so.
+    """
+    from spinerisk.tracking import package_versions
+
+    if reference.startswith("models:/"):
+        from spinerisk.tracking.resolve import model_identity
+
+        identity = model_identity(reference)
+    else:
+        fields = ("version", "run_id", "data_fingerprint", "trained_at", "training_versions")
+        identity = {"uri": reference, "name": Path(reference).name, "alias": None,
+                    **dict.fromkeys(fields),
+                    "missing": dict.fromkeys(fields, "a local model file has no registry "
+                                             "record; register the model to identify it")}
+    identity["validated_with"] = package_versions()
+    return identity
+
+
+def identity_tags(identity: dict[str, Any]) -> dict[str, str]:
+    """MLflow tags of a validation run naming the validated model (``NA`` when unknown)."""
+    training = identity.get("training_versions") or {}
+    values = {"model.name": identity["name"], "model.version": identity["version"],
+              "model.run_id": identity["run_id"],
+              "model.data_fingerprint": identity["data_fingerprint"],
+              "model.trained_at": identity["trained_at"],
+              "model.spinerisk_version": training.get("spinerisk"),
+              "validated_with.spinerisk": identity["validated_with"].get("spinerisk")}
+    return {k: "NA" if v is None else str(v) for k, v in values.items()}
+
+
 def task_spec_for(model, task_config: Path | None) -> TaskSpec:
     """The task to validate: a task config if given, else the model's own (spine) task."""
     if task_config is not None:
@@ -80,9 +116,10 @@ def development_from_profile(profile: dict[str, Any] | None) -> DevelopmentRefer
             variables[name] = VariableSummary("binary", n, missing, mean=p, sd=float(np.sqrt(p * (1 - p))))
         else:
             variables[name] = VariableSummary(kind, n, missing, mean=entry["mean"], sd=entry["sd"])
-    lp = profile.get("linear_predictor", {})
-    return DevelopmentReference(variables, float(lp.get("mean", np.nan)), float(lp.get("sd", np.nan)),
-                                int(profile["n"]))
+    lp = profile.get("linear_predictor")
+    if lp is None:  # a model trained before the profile held the linear predictor
+        return DevelopmentReference(variables, np.nan, np.nan, int(profile["n"]))
+    return DevelopmentReference(variables, lp["mean"], lp["sd"], int(profile["n"]), None, lp)
 
 
 def run_validation(*, model: str, data: Path, site: str, out: Path, mapping: Path | None = None,
@@ -105,11 +142,12 @@ def run_validation(*, model: str, data: Path, site: str, out: Path, mapping: Pat
                                 n_boot=n_boot, seed=seed)
     with console.status("writing report"):
         report = result.to_dict()
+        report["model_identity"] = identify(model)
         paths = write_report(report, out)
     lines = [f"{site}: {report['verdict']['decision']}"] + [f"  - {r}" for r in report["verdict"]["reasons"]]
     lines.append("wrote " + ", ".join(str(p) for p in paths.values()))
     if log:
-        lines.append(_log(model, site, spec, result, paths))
+        lines.append(_log(model, site, spec, result, paths, report["model_identity"]))
     if register_update:
         lines.append(_register(model, fitted, frame, spec, site, result))
     return "\n".join(lines)
@@ -123,13 +161,15 @@ def experiment_of(model: str, spec: TaskSpec) -> str:
 
 
 def _log(model: str, site: str, spec: TaskSpec, result: ValidationResult,
-         paths: dict[str, Path]) -> str:
+         paths: dict[str, Path], identity: dict[str, Any]) -> str:
     from spinerisk import tracking
 
     with tracking.experiment_run(experiment_of(model, spec), f"validate-{site}") as run:
         run.set_tags({"site": site, "model_uri": model, "spinerisk.kind": "external-validation",
                       "verdict": result.verdict.decision,
-                      "recommended_update": result.verdict.recommended_update})
+                      "verdict_provisional": result.verdict.provisional,
+                      "recommended_update": result.verdict.recommended_update,
+                      **identity_tags(identity)})
         run.log_metrics(result.headline())
         for path in paths.values():
             run.log_artifact(path, f"validation/{site}")

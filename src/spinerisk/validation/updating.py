@@ -19,11 +19,18 @@ H0(h)`` is the share of the horizon's baseline hazard patient ``i`` was at risk 
 (Breslow estimate on the site's data; Crowson et al. 2016); at the horizon ``s = 1`` and
 the updated risk is ``1 - exp(-exp(eta))``.
 
-Closed testing (Vergouwe et al., Stat Med 2017): the revised model is compared by a
-likelihood-ratio test with the original model, then with the intercept-updated model,
-then with the recalibrated model; the first simpler model that the revision does not
-beat at level ``alpha`` is chosen, otherwise the revision. The hypotheses are nested, so
-each test at ``alpha`` keeps the family-wise error at ``alpha``.
+Closed testing, exactly as published (Vergouwe et al., Stat Med 2017; the ``ClosedTest``
+function of the paper's appendix): the revised model, the largest, is tested by a
+likelihood ratio against
+
+1. the original model (the overall test, ``k`` df): not rejected -> keep the original;
+2. the intercept-updated model (``k - 1`` df): not rejected -> update the intercept;
+3. the recalibrated model (``k - 2`` df): not rejected -> recalibrate;
+
+and the revision is chosen only when all three are rejected. Each test is at ``alpha``;
+a test is only reached when every test before it rejected, which is what keeps the
+family-wise error at ``alpha``. The choice is the procedure's: no other criterion
+overrides it (the cross-validated comparison is reported beside it, for information).
 """
 
 from __future__ import annotations
@@ -33,32 +40,45 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy.special import expit, logit
+from scipy.special import expit
 from scipy.stats import chi2
 from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
-from spinerisk.evaluation import fit_cox
-from spinerisk.evaluation import fit_glm
+from spinerisk.evaluation import fit_cox, fit_glm
+from spinerisk.features.profile import risk_to_lp
 from spinerisk.validation.task import PredictorEncoder, TaskSpec
 
 METHODS = ("original", "intercept", "recalibration", "revision")
-METHOD_LABELS = {
-    "original": "original model (no update)",
-    "intercept": "intercept recalibration (baseline risk updated)",
-    "recalibration": "logistic recalibration (intercept and slope)",
-    "revision": "model revision (predictor effects re-estimated)",
+#: what each update re-estimates, per model family (never "logistic" for a Cox model)
+_LABELS = {
+    False: {"original": "original model (no update)",
+            "intercept": "intercept update (recalibration-in-the-large: baseline risk re-estimated)",
+            "recalibration": "logistic recalibration (intercept and calibration slope re-estimated)",
+            "revision": "model revision (every predictor's effect re-estimated)"},
+    True: {"original": "original model (no update)",
+           "intercept": "baseline hazard update (recalibration-in-the-large: baseline hazard "
+                        "re-estimated, hazard ratios kept)",
+           "recalibration": "baseline hazard and hazard-ratio update (baseline hazard and one "
+                            "slope on the linear predictor re-estimated)",
+           "revision": "model revision (every predictor's hazard ratio re-estimated)"},
 }
-_EPS = 1e-12
+
+
+def method_label(method: str, survival: bool) -> str:
+    """The name of an updating method in a report, in the words of the model family.
+
+    Raises
+    ------
+    ValueError
+        For an unknown method.
+    """
+    if method not in METHODS:
+        raise ValueError(f"method={method!r}; allowed {METHODS}")
+    return _LABELS[bool(survival)][method]
 
 
 # ----------------------------------------------------------------------------- scales
-def risk_to_lp(risk: np.ndarray, survival: bool) -> np.ndarray:
-    """Original linear predictor from risks: logit (binary) or cloglog (time-to-event)."""
-    r = np.clip(np.asarray(risk, float), _EPS, 1 - _EPS)
-    return np.log(-np.log1p(-r)) if survival else logit(r)
-
-
 def lp_to_risk(eta: np.ndarray, survival: bool) -> np.ndarray:
     """Inverse of :func:`risk_to_lp`.
 
@@ -243,7 +263,11 @@ class LRTest:
 
 
 def closed_test(fits: dict[str, UpdateFit], alpha: float = 0.05) -> tuple[str, list[LRTest]]:
-    """Vergouwe's closed testing: the first simpler model the revision does not beat.
+    """Vergouwe's closed testing procedure: the first simpler model the revision does not beat.
+
+    The simpler models are tested against the revision in the published order (original,
+    intercept update, recalibration); the procedure stops at the first test that is not
+    rejected and chooses that model, or the revision when all three are rejected.
 
     Returns
     -------
@@ -292,28 +316,34 @@ def cv_loglik(data: UpdateData, risks: np.ndarray) -> float:
 
 @dataclass(frozen=True)
 class UpdatingResult:
-    """Fits, closed test, honest (cross-validated) comparison and the recommendation."""
+    """Fits, the closed test and its choice, and a cross-validated comparison (information)."""
 
     fits: dict[str, UpdateFit]
     tests: list[LRTest]
-    closed_test_choice: str
     recommended: str
     reason: str
     alpha: float
     cv: dict[str, dict[str, Any]]
+    survival: bool
     design_names: list[str] = field(default_factory=list)
 
+    def label(self, method: str | None = None) -> str:
+        """Report name of ``method`` (default: the chosen one) for this model family."""
+        return method_label(method or self.recommended, self.survival)
+
     def to_dict(self) -> dict[str, Any]:
-        return {"alpha": self.alpha, "closed_test_choice": self.closed_test_choice,
-                "recommended": self.recommended, "recommended_label": METHOD_LABELS[self.recommended],
-                "reason": self.reason, "tests": [t.to_dict() for t in self.tests],
+        return {"alpha": self.alpha, "recommended": self.recommended,
+                "recommended_label": self.label(), "reason": self.reason,
+                "model_family": "time-to-event (Cox)" if self.survival else "binary (logistic)",
+                "labels": {m: self.label(m) for m in METHODS},
+                "tests": [t.to_dict() for t in self.tests],
                 "fits": {m: f.to_dict(self.design_names) for m, f in self.fits.items()},
                 "cross_validated": self.cv}
 
 
 def update_model(data: UpdateData, *, alpha: float = 0.05, cv_metrics=None, seed: int = 0,
                  design_names: list[str] | None = None) -> UpdatingResult:
-    """Fit the four methods, run the closed test and evaluate each honestly.
+    """Fit the four methods, run the closed test and evaluate each by cross-validation.
 
     Parameters
     ----------
@@ -323,12 +353,13 @@ def update_model(data: UpdateData, *, alpha: float = 0.05, cv_metrics=None, seed
         ``risks`` of the rows ``data.rows`` (e.g. C, calibration slope), averaged over
         the repeats.
     seed : seed of the cross-validation folds.
+    design_names : names of the revision design's columns (for the coefficient table).
 
     Notes
     -----
-    A revision chosen by the closed test is recommended only if its cross-validated
-    log-likelihood also beats the recalibrated model's: a revision that does not
-    generalise within the site is not worth its extra parameters.
+    The recommendation is the closed test's choice. The cross-validated comparison is
+    reported beside it so a reader can see how much a revision's extra parameters
+    generalise within the site, but it does not change the choice.
     """
     fits = {m: fit_update(data, m) for m in METHODS}
     choice, tests = closed_test(fits, alpha)
@@ -340,21 +371,15 @@ def update_model(data: UpdateData, *, alpha: float = 0.05, cv_metrics=None, seed
             per_repeat = [cv_metrics(data.rows, r) for r in risks]
             entry.update({k: float(np.mean([p[k] for p in per_repeat])) for k in per_repeat[0]})
         cv[method] = entry
-    recommended, reason = choice, _reason(choice, tests, alpha)
-    if choice == "revision" and cv["revision"]["loglik_per_patient"] <= \
-            cv["recalibration"]["loglik_per_patient"]:
-        recommended = "recalibration"
-        reason += (" The revised model's cross-validated log-likelihood is no better than the "
-                   "recalibrated model's, so recalibration is recommended instead.")
-    return UpdatingResult(fits, tests, choice, recommended, reason, alpha, cv,
-                          list(design_names or []))
+    return UpdatingResult(fits, tests, choice, _reason(choice, tests, alpha, data.survival),
+                          alpha, cv, data.survival, list(design_names or []))
 
 
-def _reason(choice: str, tests: list[LRTest], alpha: float) -> str:
-    parts = [f"{t.simpler} vs revision: LR {t.statistic:.1f} on {t.df} df, p={t.p_value:.3g}"
-             for t in tests]
-    return (f"Closed testing at alpha={alpha}: " + "; ".join(parts)
-            + f". Chosen: {METHOD_LABELS[choice]}.")
+def _reason(choice: str, tests: list[LRTest], alpha: float, survival: bool) -> str:
+    parts = [f"revision vs {t.simpler}: LR {t.statistic:.1f} on {t.df} df, p={t.p_value:.3g}"
+             f" ({'rejected' if t.rejected else 'not rejected'})" for t in tests]
+    return (f"Closed testing at alpha={alpha} (Vergouwe et al. 2017): " + "; ".join(parts)
+            + f". Chosen: {method_label(choice, survival)}.")
 
 
 # ----------------------------------------------------------------------------- a registrable model

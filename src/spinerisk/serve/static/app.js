@@ -174,7 +174,7 @@ function showAnswer(res) {
   $("risk-label").textContent = "Predicted " + nice(res.outcome);
   $("risk").textContent = pct(res.risk);
   const iv = res.interval;
-  $("interval").textContent = iv ? `${Math.round(100 * iv.level)}% interval ${pct(iv.low)} – ${pct(iv.high)} (${iv.method})` : "no interval available";
+  $("interval").textContent = iv ? `${pct(iv.low)} – ${pct(iv.high)}: ${iv.label} (${iv.method})` : "no interval available";
   $("model").textContent = `${res.model.name} v${res.model.version} (${res.model.alias || "loaded"}), ${res.model.learner}`;
   const pw = res.pathway;
   const flags = $("red-flags");
