@@ -132,3 +132,13 @@ def test_scanner_catches_a_leaked_row(site, written):
     assert find_leaks(anonymous, html) == []
     row = ",".join(v for v in anonymous.astype(str).iloc[5] if v not in ("nan", "<NA>", "None"))
     assert find_leaks(anonymous, html + row)
+
+
+def test_subgroup_levels_read_as_clinical_names():
+    from spinerisk.report.content import _subgroups
+
+    section = _subgroups({"settings": {"min_count": 10}, "subgroups": [
+        {"subgroup": "procedure", "level": "tf_esi", "status": "suppressed", "note": "small"},
+        {"subgroup": "procedure", "level": None, "status": "not available", "note": "absent"}]})
+    levels = [row[1] for row in section.tables[0].rows]
+    assert levels == ["transforaminal epidural steroid injection", "-"]

@@ -130,7 +130,8 @@ def test_train_promotes_only_with_the_flag(tmp_path, seed, store):
         "data": {"simulate": {"n": 400, "sites": 1, "seed": seed % 10_000}},
         "task": "response", "predictors": ["age", "odi", "procedure"],
         "model": {"learner": "logistic"}, "cv": {"folds": 2, "bootstrap": 0},
-        "calibration": {"method": "none"}, "uncertainty": {"bootstrap_members": 0}}))
+        "calibration": {"method": "none"}, "uncertainty": {"bootstrap_members": 0},
+        "allow_small_sample": True, "small_sample_reason": "a tiny test run"}))
     outputs = []
     for flags in ([], [], ["--promote"]):
         result = CliRunner().invoke(app, ["train", "--config", str(config),

@@ -38,7 +38,8 @@ def trained(tmp_path_factory, seed):
         "task": "reoperation", "predictors": PREDICTORS,
         "model": {"learner": "cox", "params": {"alpha": 1.0}},
         "cv": {"folds": 2, "bootstrap": 20}, "calibration": {"method": "platt", "folds": 2},
-        "uncertainty": {"bootstrap_members": 3}})
+        "uncertainty": {"bootstrap_members": 3},
+        "allow_small_sample": True, "small_sample_reason": "a tiny test run"})
     store = folder / "store"
     result = run_experiment(config, tracking_uri=f"sqlite:///{store}/mlflow.db",
                             progress=False)

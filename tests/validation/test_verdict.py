@@ -25,7 +25,7 @@ def _curve(model_minus_best: np.ndarray) -> DecisionCurve:
     nb = np.concatenate([nb_model, nb_all, np.zeros(k)])
     zeros = np.zeros(3 * k)
     return DecisionCurve(variable, np.full(3 * k, 500), np.tile(GRID, 3), zeros + 0.3, zeros,
-                         zeros, zeros, zeros, nb, zeros)
+                         zeros, zeros, zeros, nb, zeros, np.full(3 * k, None, dtype=object))
 
 
 def _updating(choice: str, survival: bool) -> UpdatingResult:

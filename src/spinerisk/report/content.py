@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from spinerisk.vocabulary import level_name
+
 
 @dataclass
 class Table:
@@ -190,11 +192,13 @@ def _subgroups(r):
     for s in r["subgroups"]:
         if s["status"] != "reported":
             suppressed += s["status"] == "suppressed"
-            rows.append([s["subgroup"], s["level"] or "-", s["note"], "", "", ""])
+            level = level_name(s["subgroup"], s["level"]) if s["level"] else "-"
+            rows.append([s["subgroup"], level, s["note"], "", "", ""])
             continue
         m = s.get("metrics", {})
         c = m.get("harrell_c", m.get("c_statistic"))
-        rows.append([s["subgroup"], s["level"], f"{s['events']} / {s['non_events']}",
+        rows.append([s["subgroup"], level_name(s["subgroup"], s["level"]),
+                     f"{s['events']} / {s['non_events']}",
                      est(c, 2) if c else "-", est(m["oe_ratio"], 2) if m else "-",
                      est(m["calibration_slope"], 2) if m else "-"])
     return Section("5. Subgroups", paragraphs=[
