@@ -91,6 +91,18 @@ def serve(model_path: str, port: int, workers: int) -> None:
     run(app, ServeOptions(host=HOST, port=port, workers=workers))
 
 
+def _fit_with(src: str, folder: Path, args) -> tuple[Path, list[dict]]:
+    """Fit the model with the code of ``src`` (a baseline cannot unpickle a model of ours)
+    and return its path and the request records that tree simulates."""
+    model_path, records_path = folder / "model.joblib", folder / "records.json"
+    folder.mkdir(parents=True, exist_ok=True)
+    subprocess.run([sys.executable, __file__, "--fit", str(model_path), "--n", str(args.n),
+                    "--trees", str(args.trees), "--members", str(args.members),
+                    "--seed", str(args.seed)],
+                   env={**os.environ, "PYTHONPATH": src}, check=True)
+    return model_path, json.loads(records_path.read_text())
+
+
 def _start(src: str, model_path: Path, workers: int, log: Path) -> tuple[subprocess.Popen, int]:
     with socket.socket() as s:
         s.bind((HOST, 0))
@@ -170,20 +182,26 @@ def main() -> None:
     parser.add_argument("--members", type=int, default=10, help="bootstrap refits")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--serve", help=argparse.SUPPRESS)
+    parser.add_argument("--fit", help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
         serve(args.serve, args.port, args.workers)
+        return
+    if args.fit:
+        records = _fit(Path(args.fit), args.n, args.trees, args.members, args.seed)
+        (Path(args.fit).parent / "records.json").write_text(json.dumps(records))
         return
     ours = str(Path(__file__).resolve().parents[1] / "src")
     servers = [("ours", ours, args.workers)]
     if args.baseline_src:
         servers.insert(0, ("baseline", str(Path(args.baseline_src).resolve()), 1))
     folder = Path(tempfile.mkdtemp(prefix="bench-serve-"))
-    model_path = folder / "model.joblib"
     started = time.perf_counter()
-    bodies = [_request(r) for r in _fit(model_path, args.n, args.trees, args.members,
-                                        args.seed)]
+    fitted = {name: _fit_with(src, folder / name, args) for name, src, _ in servers}
+    # the baseline's records (its fields are a subset of ours) so that both servers
+    # answer every request with a prediction, not a contract error
+    bodies = [_request(r) for r in fitted[servers[0][0]][1]]
     print(f"model: reoperation xgboost Cox, {args.trees} trees, {args.members} bootstrap "
           f"members, {args.n} rows (fitted in {time.perf_counter() - started:.0f} s); "
           f"{len(bodies)} distinct requests; {os.cpu_count()} CPUs; load average "
@@ -191,7 +209,7 @@ def main() -> None:
     results: dict[str, list[list[dict]]] = {name: [] for name, _, _ in servers}
     for _ in range(args.rounds):
         for name, src, workers in servers:
-            process, port = _start(src, model_path, workers, folder / f"{name}.log")
+            process, port = _start(src, fitted[name][0], workers, folder / f"{name}.log")
             try:
                 results[name].append(_measure(port, bodies, args.requests))
             finally:

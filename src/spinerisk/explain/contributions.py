@@ -77,16 +77,24 @@ class TreeContributions:
         self.booster = booster.get_booster() if hasattr(booster, "get_booster") else booster
         self.feature_names = tuple(feature_names)
 
-    def __call__(self, X: np.ndarray) -> Contributions:
+    def __call__(self, X) -> Contributions:
+        """Contributions of encoded rows (an array, or a matrix from :func:`tree_matrix`
+        that several boosters share)."""
         import xgboost as xgb
 
-        X = np.asarray(X, dtype=np.float32 if X.dtype == np.float32 else np.float64)
-        # one thread for a handful of rows: a thread pool costs more than the work
-        threads = 1 if X.shape[0] < 1000 else -1
-        out = self.booster.predict(xgb.DMatrix(X, missing=np.nan, nthread=threads),
-                                   pred_contribs=True, validate_features=False)
+        matrix = X if isinstance(X, xgb.DMatrix) else tree_matrix(X)
+        out = self.booster.predict(matrix, pred_contribs=True, validate_features=False)
         return Contributions(np.asarray(out[:, :-1], dtype=float), np.asarray(out[:, -1], float),
                              self.feature_names)
+
+
+def tree_matrix(X: np.ndarray):
+    """Encoded rows as an xgboost matrix (missing = NaN), built once for several boosters."""
+    import xgboost as xgb
+
+    X = np.asarray(X, dtype=np.float32 if X.dtype == np.float32 else np.float64)
+    # one thread for a handful of rows: a thread pool costs more than the work
+    return xgb.DMatrix(X, missing=np.nan, nthread=1 if X.shape[0] < 1000 else -1)
 
 
 class LinearContributions:

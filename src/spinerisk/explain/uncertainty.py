@@ -162,6 +162,10 @@ class BootstrapEnsemble:
         explainers = getattr(self, "_explainers", None)
         if explainers is None:
             explainers = self._explainers = [ModelExplainer(m) for m in self.members]
+        if explainers[0].family == "trees":  # one matrix for every member that shares it
+            from spinerisk.explain.contributions import tree_matrix
+
+            encoded = tree_matrix(encoded)
         rows = []
         for member, shared, explainer in zip(self.members, self.shares_encoding, explainers):
             z = encoded if shared else member.encode_record(record, pathway)

@@ -16,13 +16,14 @@ not be judged.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from spinerisk.phenotype.logic import Observations, Truth
+from spinerisk.phenotype.logic import Condition, Observations, Truth
 from spinerisk.phenotype.rules import URGENT_TRIAGE, Rule, RuleBook, default_rules
 from spinerisk.schema import PROCEDURES, validate_record
 from spinerisk.vocabulary import procedure_name
@@ -348,10 +349,24 @@ class _Judged:
     missing: dict[str, tuple[str, ...]]
 
 
+class _OncePerPatient:
+    """A rule's condition whose blocking fields are worked out once per patient: rules
+    read shared rules many times over, and the answer does not change within a patient."""
+
+    def __init__(self, condition: Condition):
+        self.condition, self.fields = condition, None
+
+    def blocking_fields(self, obs: Observations, results: Mapping[str, Truth],
+                        rules: Mapping[str, Any]) -> set[str]:
+        if self.fields is None:
+            self.fields = self.condition.blocking_fields(obs, results, rules)
+        return self.fields
+
+
 def _blocking(obs: Observations, results: dict[str, Truth],
               book: RuleBook) -> dict[str, tuple[str, ...]]:
-    conditions = {r.id: r.condition for r in book.rules}
-    return {r.id: tuple(sorted(r.condition.blocking_fields(obs, results, conditions)))
+    conditions = {r.id: _OncePerPatient(r.condition) for r in book.rules}
+    return {r.id: tuple(sorted(conditions[r.id].blocking_fields(obs, results, conditions)))
             for r in book.rules if results[r.id].unknown[0]}
 
 
