@@ -8,13 +8,18 @@ xgboost        ``XGBClassifier`` (binary:logistic)             log-odds
 cox            ridge :class:`~spinerisk.models.cox.CoxPH`      log relative hazard
 xgboost_cox    ``XGBRegressor`` (survival:cox)                 log relative hazard
 =============  ==============================================  ==========================
+
+The xgboost learners use the ``hist`` tree method on every core this process may use
+(:func:`default_n_jobs`) unless ``params`` set ``n_jobs`` (a config's ``model.params``).
 """
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import numpy as np
+from threadpoolctl import threadpool_info
 
 BINARY_LEARNERS = ("logistic", "xgboost")
 SURVIVAL_LEARNERS = ("cox", "xgboost_cox")
@@ -22,7 +27,7 @@ LEARNERS = BINARY_LEARNERS + SURVIVAL_LEARNERS
 
 _XGB_DEFAULTS = {"n_estimators": 300, "learning_rate": 0.05, "max_depth": 3,
                  "min_child_weight": 1.0, "subsample": 0.8, "colsample_bytree": 0.8,
-                 "reg_lambda": 1.0, "reg_alpha": 0.0, "tree_method": "hist", "n_jobs": 1}
+                 "reg_lambda": 1.0, "reg_alpha": 0.0, "tree_method": "hist"}
 DEFAULTS: dict[str, dict[str, Any]] = {
     "logistic": {"C": 1.0, "max_iter": 5000},
     "xgboost": _XGB_DEFAULTS,
@@ -40,12 +45,23 @@ def check_learner(learner: str, survival: bool) -> None:
                          f"{', '.join(allowed)}")
 
 
+def default_n_jobs() -> int:
+    """Threads for an xgboost fit: the CPUs this process may run on (its affinity mask,
+    not the machine's count), lowered by any OpenMP limit in force (``OMP_NUM_THREADS``
+    or a threadpoolctl ``threadpool_limits(user_api="openmp")`` block)."""
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    openmp = [pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "openmp"]
+    return max(1, min([cpus or 1, *openmp]))
+
+
 def make_learner(learner: str, params: dict[str, Any] | None, random_state: int):
     """A fresh, unfitted base learner with defaults overridden by ``params``."""
     merged = {**DEFAULTS[learner], **(params or {})}
     unknown = _unknown_params(learner, merged)
     if unknown:
         raise ValueError(f"learner {learner!r}: unknown hyperparameters {unknown}")
+    if learner in ("xgboost", "xgboost_cox"):
+        merged["n_jobs"] = _n_jobs(merged.get("n_jobs"))
     if learner == "logistic":
         from sklearn.linear_model import LogisticRegression
 
@@ -60,6 +76,16 @@ def make_learner(learner: str, params: dict[str, Any] | None, random_state: int)
         return xgb.XGBClassifier(objective="binary:logistic", random_state=random_state,
                                  **merged)
     return xgb.XGBRegressor(objective="survival:cox", random_state=random_state, **merged)
+
+
+def _n_jobs(requested) -> int:
+    """The config's ``n_jobs`` (a positive integer), or every available core when unset."""
+    if requested is None:
+        return default_n_jobs()
+    if isinstance(requested, bool) or not isinstance(requested, int) or requested < 1:
+        raise ValueError(f"model.params.n_jobs={requested!r} is not allowed; give a positive "
+                         "number of threads, or leave it out to use every available core")
+    return requested
 
 
 def _unknown_params(learner: str, params: dict[str, Any]) -> list[str]:
