@@ -9,17 +9,19 @@ cox            ridge :class:`~spinerisk.models.cox.CoxPH`      log relative haza
 xgboost_cox    ``XGBRegressor`` (survival:cox)                 log relative hazard
 =============  ==============================================  ==========================
 
-The xgboost learners use the ``hist`` tree method on every core this process may use
-(:func:`default_n_jobs`) unless ``params`` set ``n_jobs`` (a config's ``model.params``).
+The xgboost learners use the ``hist`` tree method. Unless ``params`` (a config's
+``model.params``) set ``n_jobs``, xgboost uses every thread the OpenMP runtime allows in
+the process that fits or predicts: all CPUs of its affinity mask, fewer under
+``OMP_NUM_THREADS`` or a threadpoolctl ``threadpool_limits(user_api="openmp")`` block (Dask
+workers get one each). No thread count is stored in the model, so a model fitted on a
+32-core server does not oversubscribe a 2-core scoring worker.
 """
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 import numpy as np
-from threadpoolctl import threadpool_info
 
 BINARY_LEARNERS = ("logistic", "xgboost")
 SURVIVAL_LEARNERS = ("cox", "xgboost_cox")
@@ -45,15 +47,6 @@ def check_learner(learner: str, survival: bool) -> None:
                          f"{', '.join(allowed)}")
 
 
-def default_n_jobs() -> int:
-    """Threads for an xgboost fit: the CPUs this process may run on (its affinity mask,
-    not the machine's count), lowered by any OpenMP limit in force (``OMP_NUM_THREADS``
-    or a threadpoolctl ``threadpool_limits(user_api="openmp")`` block)."""
-    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    openmp = [pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "openmp"]
-    return max(1, min([cpus or 1, *openmp]))
-
-
 def make_learner(learner: str, params: dict[str, Any] | None, random_state: int):
     """A fresh, unfitted base learner with defaults overridden by ``params``."""
     merged = {**DEFAULTS[learner], **(params or {})}
@@ -61,7 +54,7 @@ def make_learner(learner: str, params: dict[str, Any] | None, random_state: int)
     if unknown:
         raise ValueError(f"learner {learner!r}: unknown hyperparameters {unknown}")
     if learner in ("xgboost", "xgboost_cox"):
-        merged["n_jobs"] = _n_jobs(merged.get("n_jobs"))
+        _check_n_jobs(merged.get("n_jobs"))
     if learner == "logistic":
         from sklearn.linear_model import LogisticRegression
 
@@ -78,14 +71,13 @@ def make_learner(learner: str, params: dict[str, Any] | None, random_state: int)
     return xgb.XGBRegressor(objective="survival:cox", random_state=random_state, **merged)
 
 
-def _n_jobs(requested) -> int:
-    """The config's ``n_jobs`` (a positive integer), or every available core when unset."""
+def _check_n_jobs(requested) -> None:
+    """``n_jobs`` is unset (every thread the runtime allows) or a positive integer."""
     if requested is None:
-        return default_n_jobs()
+        return
     if isinstance(requested, bool) or not isinstance(requested, int) or requested < 1:
         raise ValueError(f"model.params.n_jobs={requested!r} is not allowed; give a positive "
                          "number of threads, or leave it out to use every available core")
-    return requested
 
 
 def _unknown_params(learner: str, params: dict[str, Any]) -> list[str]:
