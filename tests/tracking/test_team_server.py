@@ -44,7 +44,7 @@ model = mlflow.pyfunc.load_model("models:/spinerisk-response@candidate")
 frame = simulate(50, seed=1, tasks=("response",)).frame
 version = mlflow.MlflowClient().get_model_version_by_alias("spinerisk-response", "candidate")
 print(json.dumps({"risk": [float(r) for r in model.predict(frame)],
-                  "version": version.version, "run_id": version.run_id}))
+                  "version": str(version.version), "run_id": version.run_id}))
 """
 
 
@@ -104,7 +104,7 @@ def test_train_against_the_team_server_registers_a_model_loadable_elsewhere(
     found = json.loads(loaded.stdout.strip().splitlines()[-1])
     risk = found["risk"]
     assert len(risk) == 50 and all(0 < r < 1 for r in risk) and len(set(risk)) > 1
-    assert found["version"] == "1"
+    assert str(found["version"]) == "1"  # the first version of a fresh registry
     # the model's files sit under the server's artifact root, the run in PostgreSQL
     assert list((state / "artifacts").rglob("MLmodel"))
     pg_port = _pg_port(state)
