@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -93,27 +91,24 @@ def test_score_dataset_refuses_bad_folders(model, tmp_path, data, out, message):
         score_dataset(model, tmp_path / data, tmp_path / out)
 
 
+# third-party notices while registering: mlflow on the pyfunc's untyped predict, sqlalchemy
+# on a loader option mlflow's store uses
+@pytest.mark.filterwarnings("ignore:.*Any type hint is inferred as AnyType:UserWarning")
+@pytest.mark.filterwarnings("ignore:The ``noload`` loader strategy:DeprecationWarning")
 def test_cli_scores_a_registered_model(model, dataset, tmp_path):
-    store = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    with warnings.catch_warnings():
-        # third-party notices while registering (as in tests/serve/conftest.py)
-        warnings.filterwarnings("ignore", message=".*Any type hint is inferred as AnyType",
-                                category=UserWarning)
-        warnings.filterwarnings("ignore", message="The ``noload`` loader strategy",
-                                category=DeprecationWarning)
-        from spinerisk.tracking import configure, experiment_run
+    from spinerisk.tracking import configure, experiment_run
 
-        try:
-            with experiment_run("spinerisk-batch-test", "fixture", store) as run:
-                uri = run.log_model(model, "response")["alias_uri"]
-            out = tmp_path / "scores"
-            result = CliRunner().invoke(app, ["score", "--model", uri, "--data", str(dataset),
-                                              "--out", str(out), "--tracking-uri", store])
-            missing = CliRunner().invoke(app, ["score", "--model", "models:/nope@candidate",
-                                               "--data", str(dataset), "--out", str(out),
-                                               "--tracking-uri", store])
-        finally:
-            configure(None)
+    store = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    out = tmp_path / "scores"
+    try:
+        with experiment_run("spinerisk-batch-test", "fixture", store) as run:
+            uri = run.log_model(model, "response")["alias_uri"]
+        result, missing = (CliRunner().invoke(app, ["score", "--model", name, "--data",
+                                                    str(dataset), "--out", str(out),
+                                                    "--tracking-uri", store])
+                           for name in (uri, "models:/nope@candidate"))
+    finally:
+        configure(None)  # leave mlflow pointing where the rest of the session expects
     assert result.exit_code == 0, result.output
     assert "scored 1,000 rows in 3 partitions" in result.output
     for name, part in _read(dataset).items():
