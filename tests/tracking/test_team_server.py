@@ -55,7 +55,10 @@ def _free_port() -> int:
 
 
 def _env() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k != "SPINERISK_TRACKING_URI"}
+    """This environment without any store setting (mlflow exports the URIs that earlier
+    tests set in-process), as a team member's fresh shell would be."""
+    unset = {"SPINERISK_TRACKING_URI", "MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI"}
+    env = {k: v for k, v in os.environ.items() if k not in unset}
     return {**env, "MLFLOW": str(BIN / "mlflow"), "MLFLOW_WORKERS": "1"}
 
 
