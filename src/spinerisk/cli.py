@@ -156,7 +156,9 @@ def schema(
 
 @app.command()
 def simulate(
-    out: Annotated[Path, typer.Option(help="Parquet (or .csv) file for the feature table.")],
+    out: Annotated[Path, typer.Option(
+        help="Parquet (or .csv) file for the feature table; a folder (no suffix, e.g. DIR/) "
+             "gets parquet partitions written one by one (see --partition-rows).")],
     task: Annotated[SimTask, typer.Option(help="Task population(s) to simulate.")] = SimTask.all,
     n: Annotated[int, typer.Option(help="Number of procedure episodes.", min=1)] = 5000,
     sites: Annotated[int, typer.Option(help="Number of sites.", min=1)] = 4,
@@ -164,6 +166,12 @@ def simulate(
     dgp: Annotated[Dgp, typer.Option(help="Data-generating process.")] = Dgp.published,
     truth: Annotated[Path | None, typer.Option(
         help="Truth file (default: OUT with '.truth' before the suffix).")] = None,
+    partition_rows: Annotated[int, typer.Option(
+        help="Rows per partition when OUT is a folder (bounds memory per worker).",
+        min=1)] = 200_000,
+    cluster: Annotated[str | None, typer.Option(
+        help="Where partitions are simulated: local, local:N or tcp://HOST:PORT (Dask); "
+             "default this process.")] = None,
 ) -> None:
     """Simulate a multi-site cohort with a documented data-generating process."""
     import time
@@ -173,10 +181,32 @@ def simulate(
 
     started = time.perf_counter()
     tasks = None if task is SimTask.all else (task.value,)
+    if not out.suffix:
+        _simulate_partitioned(out, n, partition_rows, sites, seed, tasks, dgp.value, cluster)
+        return
     cohort = simulate_cohort(n=n, sites=sites, seed=seed, tasks=tasks, dgp=dgp.value)
     paths = write_cohort(cohort, out, truth)
     summarise(cohort.frame, title=f"Simulated cohort (seed {seed}, dgp {dgp.value})")
     typer.echo(f"wrote {paths[0]} and {paths[1]} in {time.perf_counter() - started:.1f} s")
+
+
+def _simulate_partitioned(out: Path, n: int, partition_rows: int, sites: int, seed: int,
+                          tasks: tuple[str, ...] | None, dgp: str, cluster: str | None) -> None:
+    """``simulate --out DIR``: parquet partitions, never the whole cohort in memory."""
+    import time
+
+    from spinerisk.cohort.partitioned import simulate_partitioned, truth_dir_for
+
+    started = time.perf_counter()
+    try:
+        written = simulate_partitioned(n, out, partition_rows=partition_rows, sites=sites,
+                                       seed=seed, tasks=tasks, dgp=dgp, cluster=cluster)
+    except ValueError as err:
+        typer.echo(str(err), err=True)
+        raise typer.Exit(code=2) from None
+    typer.echo(f"wrote {sum(p['rows'] for p in written):,} episodes in {len(written)} "
+               f"partitions to {out}/ (truth in {truth_dir_for(out)}/) in "
+               f"{time.perf_counter() - started:.1f} s")
 
 
 @app.command()
@@ -548,3 +578,33 @@ def tune(
                f"pruned ({result.n_run_now} run now); best score {result.best_value:.5f}")
     for name, value in result.best_params.items():
         typer.echo(f"  {name} = {value}")
+
+
+@app.command()
+def score(
+    model: Annotated[str, typer.Option(help="models:/<name>@<alias> or models:/<name>/<version>.")],
+    data: Annotated[Path, typer.Option(help="Folder of parquet partitions (contract fields).")],
+    out: Annotated[Path, typer.Option(help="Folder for the scores (same partitioning).")],
+    cluster: Annotated[str | None, typer.Option(
+        help="Where partitions are scored: local, local:N or tcp://HOST:PORT (Dask); "
+             "default this process.")] = None,
+    tracking_uri: TrackingUri = None,
+) -> None:
+    """Risk, interval and grouped contributions for every row of a partitioned dataset."""
+    import time
+
+    from spinerisk.batch import score_dataset
+    from spinerisk.cluster import check_cluster
+    from spinerisk.tracking import load_risk_model
+    from spinerisk.tracking.resolve import resolve_model_uri
+
+    started = time.perf_counter()
+    try:
+        check_cluster(cluster)
+        resolve_model_uri(model, tracking_uri)
+        written = score_dataset(load_risk_model(model, tracking_uri), data, out, cluster)
+    except (LookupError, ValueError) as err:
+        typer.echo(str(err), err=True)
+        raise typer.Exit(code=2) from None
+    typer.echo(f"scored {sum(p['rows'] for p in written):,} rows in {len(written)} partitions "
+               f"into {out}/ in {time.perf_counter() - started:.1f} s")

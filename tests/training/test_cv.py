@@ -1,10 +1,16 @@
 """Folds: grouped by patient, stratified by outcome, fixed by the seed; exclusions counted."""
 
 import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from spinerisk.cohort import simulate
 from spinerisk.features import spine_task
+from spinerisk.models import RiskModel
 from spinerisk.training import grouped_folds, site_folds, task_data
+from spinerisk.training.cv import group_fold_assignment
 
 
 def test_task_rows_exclude_and_count_missing_outcomes(seed):
@@ -39,3 +45,83 @@ def test_site_folds_hold_each_site_out_once():
     assert folds.labels == ("A", "B", "C")
     for label, (train, test) in zip(folds.labels, folds.splits):
         assert set(sites[test]) == {label} and label not in set(sites[train])
+
+
+def _patients(draw_sizes: np.ndarray, rate: float, rng: np.random.Generator):
+    """Rows of patients with the given row counts, each row an event with ``rate``."""
+    groups = np.repeat(np.array([f"P{i}" for i in range(len(draw_sizes))], dtype=object),
+                       draw_sizes)
+    rng.shuffle(groups)
+    return (rng.random(len(groups)) < rate).astype(int), groups
+
+
+@settings(max_examples=40, deadline=None)
+@given(n_patients=st.integers(5, 400), max_rows=st.integers(1, 6),
+       rate=st.floats(0.02, 0.6), n_folds=st.integers(2, 5), seed=st.integers(0, 2**31))
+def test_fold_assignment_keeps_patients_whole_within_the_stated_bounds(
+        n_patients, max_rows, rate, n_folds, seed):
+    rng = np.random.default_rng(seed)
+    event, groups = _patients(rng.integers(1, max_rows + 1, n_patients), rate, rng)
+    fold = group_fold_assignment(event, groups, n_folds, seed)
+    assert fold.min() >= 0 and fold.max() < n_folds
+    per_patient = pd.DataFrame({"g": groups, "f": fold, "e": event}).groupby("g")
+    assert (per_patient["f"].nunique() == 1).all()  # no patient split across folds
+    # the docstring's bounds: events within 2 x (most events of one patient) of E/k,
+    # rows within 2 x (most rows of one patient) x (distinct per-patient event counts)
+    patient_events = per_patient["e"].sum()
+    rows = np.bincount(fold, minlength=n_folds)
+    events = np.bincount(fold, weights=event, minlength=n_folds)
+    assert np.all(np.abs(events - event.sum() / n_folds) < 2 * max(patient_events.max(), 1))
+    row_bound = 2 * per_patient.size().max() * patient_events.nunique()
+    assert np.all(np.abs(rows - len(fold) / n_folds) < row_bound)
+    assert np.array_equal(fold, group_fold_assignment(event, groups, n_folds, seed))
+
+
+def test_fold_event_rates_and_sizes_at_registry_scale(seed):
+    """200k rows, up to 4 episodes a patient: rates within 0.002 and sizes within 0.5 %
+    of the overall (the bounds above give 8 events and 16 rows per fold here)."""
+    rng = np.random.default_rng(seed)
+    event, groups = _patients(rng.integers(1, 5, 80_000), 0.12, rng)
+    fold = group_fold_assignment(event, groups, 5, seed)
+    rows = np.bincount(fold)
+    rates = np.bincount(fold, weights=event) / rows
+    assert np.all(np.abs(rates - event.mean()) < 0.002)
+    assert np.all(np.abs(rows / (len(fold) / 5) - 1) < 0.005)
+
+
+def test_one_row_per_patient_balances_like_stratified_kfold(seed):
+    rng = np.random.default_rng(seed)
+    event = (rng.random(1003) < 0.1).astype(int)
+    fold = group_fold_assignment(event, np.arange(1003), 4, seed)
+    for counts in (np.bincount(fold), np.bincount(fold[event == 1], minlength=4)):
+        assert counts.max() - counts.min() <= 1
+
+
+def test_fold_assignment_depends_on_the_seed_only(seed):
+    rng = np.random.default_rng(seed)
+    event, groups = _patients(rng.integers(1, 3, 500), 0.3, rng)
+    first = group_fold_assignment(event, groups, 5, seed)
+    assert np.array_equal(first, group_fold_assignment(event.copy(), groups.copy(), 5, seed))
+    assert not np.array_equal(first, group_fold_assignment(event, groups, 5, seed + 1))
+
+
+@pytest.mark.parametrize(("event", "groups", "n_folds", "message"), [
+    ([0, 1, 0], ["a", "b", "a"], 3, "2 patients cannot fill 3 folds"),
+    ([0, 1, 0], ["a", "b", "c"], 1, "between 2 and 3 folds"),
+    ([0, np.nan, 0], ["a", "b", "c"], 2, "strata has missing values"),
+    ([0, 1, 0], ["a", None, "c"], 2, "groups has missing values"),
+    ([0, 1], ["a", "b", "c"], 2, "strata has 2 rows but groups has 3"),
+])
+def test_fold_assignment_refuses_bad_input(event, groups, n_folds, message):
+    with pytest.raises(ValueError, match=message):
+        group_fold_assignment(np.array(event), np.array(groups, dtype=object), n_folds, 0)
+
+
+def test_risk_model_calibration_folds_are_the_grouped_folds(seed):
+    frame = simulate(800, seed=seed, tasks=("response",)).frame
+    data = task_data(frame, spine_task("response", ["age"], pathway=False))
+    model = RiskModel(calibration_folds=4, random_state=seed)
+    ours = model._folds(data.event, data.groups)
+    expected = grouped_folds(data.event, data.groups, 4, seed).splits
+    for (train, test), (train_e, test_e) in zip(ours, expected, strict=True):
+        assert np.array_equal(train, train_e) and np.array_equal(test, test_e)

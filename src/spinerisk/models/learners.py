@@ -8,6 +8,13 @@ xgboost        ``XGBClassifier`` (binary:logistic)             log-odds
 cox            ridge :class:`~spinerisk.models.cox.CoxPH`      log relative hazard
 xgboost_cox    ``XGBRegressor`` (survival:cox)                 log relative hazard
 =============  ==============================================  ==========================
+
+The xgboost learners use the ``hist`` tree method. Unless ``params`` (a config's
+``model.params``) set ``n_jobs``, xgboost uses every thread the OpenMP runtime allows in
+the process that fits or predicts: all CPUs of its affinity mask, fewer under
+``OMP_NUM_THREADS`` or a threadpoolctl ``threadpool_limits(user_api="openmp")`` block (Dask
+workers get one each). No thread count is stored in the model, so a model fitted on a
+32-core server does not oversubscribe a 2-core scoring worker.
 """
 
 from __future__ import annotations
@@ -22,7 +29,7 @@ LEARNERS = BINARY_LEARNERS + SURVIVAL_LEARNERS
 
 _XGB_DEFAULTS = {"n_estimators": 300, "learning_rate": 0.05, "max_depth": 3,
                  "min_child_weight": 1.0, "subsample": 0.8, "colsample_bytree": 0.8,
-                 "reg_lambda": 1.0, "reg_alpha": 0.0, "tree_method": "hist", "n_jobs": 1}
+                 "reg_lambda": 1.0, "reg_alpha": 0.0, "tree_method": "hist"}
 DEFAULTS: dict[str, dict[str, Any]] = {
     "logistic": {"C": 1.0, "max_iter": 5000},
     "xgboost": _XGB_DEFAULTS,
@@ -46,6 +53,8 @@ def make_learner(learner: str, params: dict[str, Any] | None, random_state: int)
     unknown = _unknown_params(learner, merged)
     if unknown:
         raise ValueError(f"learner {learner!r}: unknown hyperparameters {unknown}")
+    if learner in ("xgboost", "xgboost_cox"):
+        _check_n_jobs(merged.get("n_jobs"))
     if learner == "logistic":
         from sklearn.linear_model import LogisticRegression
 
@@ -60,6 +69,15 @@ def make_learner(learner: str, params: dict[str, Any] | None, random_state: int)
         return xgb.XGBClassifier(objective="binary:logistic", random_state=random_state,
                                  **merged)
     return xgb.XGBRegressor(objective="survival:cox", random_state=random_state, **merged)
+
+
+def _check_n_jobs(requested) -> None:
+    """``n_jobs`` is unset (every thread the runtime allows) or a positive integer."""
+    if requested is None:
+        return
+    if isinstance(requested, bool) or not isinstance(requested, int) or requested < 1:
+        raise ValueError(f"model.params.n_jobs={requested!r} is not allowed; give a positive "
+                         "number of threads, or leave it out to use every available core")
 
 
 def _unknown_params(learner: str, params: dict[str, Any]) -> list[str]:

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
+from sklearn.model_selection import StratifiedKFold
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 from threadpoolctl import threadpool_limits
@@ -155,9 +155,11 @@ class RiskModel(ClassifierMixin, BaseEstimator):
             splitter = StratifiedKFold(self.calibration_folds, shuffle=True,
                                        random_state=self.random_state)
             return splitter.split(strata, strata)
-        splitter = StratifiedGroupKFold(self.calibration_folds, shuffle=True,
-                                        random_state=self.random_state)
-        return splitter.split(strata, strata, groups)
+        # imported here: spinerisk.training imports this module
+        from spinerisk.training.cv import group_fold_assignment, splits_of
+
+        fold = group_fold_assignment(strata, groups, self.calibration_folds, self.random_state)
+        return splits_of(fold, self.calibration_folds)
 
     def _out_of_fold_margin(self, frame: pd.DataFrame, target: dict,
                             groups) -> tuple[np.ndarray, np.ndarray]:

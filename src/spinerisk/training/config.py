@@ -71,6 +71,9 @@ class GenericTaskConfig(_Strict):
 
 
 class ModelConfig(_Strict):
+    """The learner and its fixed hyperparameters (xgboost: ``params.n_jobs`` threads,
+    default every core this process may use; ``tree_method`` ``hist``)."""
+
     learner: Literal[LEARNERS]  # type: ignore[valid-type]
     params: dict[str, Any] = {}
     n_knots: Literal[3, 4, 5] = 4

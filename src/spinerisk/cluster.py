@@ -1,0 +1,69 @@
+"""Dask for work that outgrows one process: the only module importing dask/distributed.
+
+A *cluster spec* names where partition work runs:
+
+==================  ==========================================================
+``None``            this process, one partition after another (no Dask)
+``local``           a ``LocalCluster`` with one single-threaded worker per CPU
+``local:N``         a ``LocalCluster`` with ``N`` single-threaded workers
+``tcp://HOST:PORT`` a running scheduler (``dask scheduler`` + ``dask worker``
+                    on machines that have spinerisk installed and see the data)
+==================  ==========================================================
+
+Only the CLI and the partitioned-data helpers reach for it
+(:func:`spinerisk.cohort.partitioned.simulate_partitioned`,
+:func:`spinerisk.batch.score_dataset`).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+
+def check_cluster(spec: str | None) -> str | None:
+    """Validate a cluster spec (see module docstring) and return it unchanged."""
+    if spec is None or spec == "local" or spec.startswith("tcp://"):
+        return spec
+    count = spec.removeprefix("local:")
+    if spec.startswith("local:") and count.isdigit() and int(count) >= 1:
+        return spec
+    raise ValueError(f"--cluster {spec!r} is not allowed; use local, local:N (N workers, "
+                     "N >= 1) or tcp://HOST:PORT (a running dask scheduler)")
+
+
+@contextmanager
+def dask_client(spec: str) -> Iterator[Any]:
+    """A ``distributed.Client`` for the spec; a local cluster is closed afterwards."""
+    from distributed import Client, LocalCluster
+
+    check_cluster(spec)
+    if spec.startswith("tcp://"):
+        with Client(spec) as client:
+            yield client
+        return
+    workers = int(spec.removeprefix("local:")) if spec != "local" else (os.cpu_count() or 1)
+    # one thread per worker: the partition work is numpy/xgboost holding the GIL in
+    # places; processes, not threads, give the parallelism. No dashboard: nothing listens
+    # beyond the workers' own loopback ports
+    with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                      dashboard_address=None) as cluster, Client(cluster) as client:
+        yield client
+
+
+def map_partitions(func: Callable[..., Any], items: Sequence[Any], cluster: str | None = None,
+                   **shared: Any) -> list[Any]:
+    """``[func(item, **shared) for item in items]``, on the cluster when one is named.
+
+    ``shared`` values (e.g. a fitted model) are sent to every worker once, not per item.
+    Results come back in the order of ``items``; the first failure is raised here.
+    """
+    check_cluster(cluster)
+    if cluster is None:
+        return [func(item, **shared) for item in items]
+    with dask_client(cluster) as client:
+        scattered = {key: client.scatter(value, broadcast=True) for key, value in shared.items()}
+        futures = client.map(func, list(items), pure=False, **scattered)
+        return client.gather(futures)
