@@ -114,7 +114,7 @@ def test_cli_scores_a_registered_model(model, dataset, tmp_path):
     for name, part in _read(dataset).items():
         expected = score_frame(model, part)
         pd.testing.assert_frame_equal(pd.read_parquet(out / name), expected, check_exact=True)
-    assert missing.exit_code == 2 and "not in the registry" in missing.output
+    assert missing.exit_code == 2 and "models:/nope@candidate: not found" in missing.output
     bad = CliRunner().invoke(app, ["score", "--model", uri, "--data", str(dataset), "--out",
                                    str(out), "--cluster", "spark://x"])
     assert bad.exit_code == 2 and "tcp://HOST:PORT" in bad.output

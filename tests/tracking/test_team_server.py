@@ -34,6 +34,8 @@ cv: {{folds: 2, internal_external: "no", bootstrap: 0}}
 calibration: {{folds: 2}}
 uncertainty: {{bootstrap_members: 0}}
 tracking: {{experiment: team-tracking}}
+allow_small_sample: true
+small_sample_reason: a tiny test run
 """
 LOAD = """\
 import json, sys
