@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pandas as pd
 
@@ -87,3 +88,16 @@ def test_to_dict_is_stable_json() -> None:
         "rule_ids": ["IV-TF-ESI"], "missing_fields": [],
         "explanation": "transforaminal epidural steroid injection is a candidate for a "
                        "supported phenotype."}
+
+
+def test_discordance_names_the_unmet_criterion_when_the_phenotype_is_supported() -> None:
+    """Review 5.3: PELD for a contained herniation. A radicular patient with an extrusion
+    is discordant because the herniation is not contained, not for want of a phenotype."""
+    example = Path(__file__).resolve().parents[2] / "examples" / "patient-reoperation.json"
+    record = json.loads(example.read_text())
+    record.update(herniation_type="extrusion", herniation_contained=0)
+    concordance = assess_patient(record).concordance
+    assert concordance.status == "discordant"
+    assert "offered for radicular pain only when its own criteria hold" in concordance.explanation
+    assert "contained herniation" in concordance.explanation
+    assert "not a candidate for any supported phenotype" not in concordance.explanation

@@ -26,7 +26,7 @@ import pandas as pd
 from spinerisk.phenotype.logic import Condition, Observations, Truth
 from spinerisk.phenotype.rules import URGENT_TRIAGE, Rule, RuleBook, default_rules
 from spinerisk.schema import PROCEDURES, validate_record
-from spinerisk.vocabulary import procedure_name
+from spinerisk.vocabulary import phenotype_name, procedure_name
 
 NOTICE = "Decision support for research use; not a substitute for clinical judgement."
 #: Levels of the ``concordance`` feature, in code order.
@@ -397,9 +397,7 @@ def _concordance(planned: str | None, code: int, judged: _Judged,
                        "missing (see not_assessed).")
     else:
         status, cited = "discordant", candidates
-        needed = sorted({book[r.phenotype].text for r in candidates})
-        explanation = (f"{name} is not a candidate for any supported phenotype"
-                       + (f" (it is a candidate for: {', '.join(needed)})." if needed else "."))
+        explanation = _discordance(name, candidates, judged, book)
     open_contras = [r for r in contras if r.id in judged.unknown]
     if open_contras:
         status += f", contraindication not assessable: {', '.join(_fields(judged, open_contras))}"
@@ -407,6 +405,19 @@ def _concordance(planned: str | None, code: int, judged: _Judged,
                         + "; ".join(r.text for r in open_contras) + ".")
     missing = _fields(judged, [r for r in cited if r.id in judged.unknown] + open_contras)
     return Concordance(planned, label, status, tuple(r.id for r in cited), missing, explanation)
+
+
+def _discordance(name: str, candidates: list[Rule], judged: _Judged, book: RuleBook) -> str:
+    """Why a planned procedure is discordant: its phenotype is not supported, or it is but
+    the procedure's own criteria (e.g. a contained herniation) do not hold."""
+    gated = [r for r in candidates if judged.fired[r.phenotype]]
+    if gated:
+        phenotypes = ", ".join(sorted({phenotype_name(book[r.phenotype].text) for r in gated}))
+        return (f"{name} is offered for {phenotypes} only when its own criteria hold, and "
+                f"they do not here: {' '.join(sorted({r.text for r in gated}))}")
+    needed = sorted({phenotype_name(book[r.phenotype].text) for r in candidates})
+    return (f"{name} is not a candidate for any supported phenotype"
+            + (f" (it is a candidate for: {', '.join(needed)})." if needed else "."))
 
 
 def _not_assessed(judged: _Judged, candidates: set[str], planned: str | None,
