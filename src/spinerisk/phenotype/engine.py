@@ -473,4 +473,6 @@ def _unassessed_label(rule: Rule, relevant: set[str]) -> str:
         return f"whether {names} is a candidate ({rule.text})"
     if rule.kind == "contraindications":
         return f"contraindication to {names} not assessable: {rule.text}"
+    if rule.kind == "phenotypes":
+        return f"whether {phenotype_name(rule.text)} is supported"
     return rule.if_unknown or rule.text
