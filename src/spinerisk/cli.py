@@ -397,18 +397,17 @@ def pool(
         try:
             loaded.append(json.loads(path.read_text()))
         except (OSError, json.JSONDecodeError) as err:
-            typer.echo(f"{path}: cannot read a report ({err}); fix: pass the report.json files "
-                       "written by spinerisk validate", err=True)
-            raise typer.Exit(code=2) from None
+            raise InputFileError(f"{path}: cannot read a report ({err})",
+                                 fix="pass the report.json files written by spinerisk "
+                                     "validate") from None
     if len(loaded) < 2:
-        typer.echo(f"{len(loaded)} report given; pooling needs at least 2 (one per site).", err=True)
-        raise typer.Exit(code=2)
+        raise UsageError(f"{len(loaded)} report given; pooling needs at least 2 (one per site)",
+                         fix="pass one report.json per site")
     try:
         pooled = pool_reports(loaded, method=method.value, ci="hksj" if hksj else "z",
                               allow_different_models=allow_different_models)
     except (ReportMismatchError, ValueError) as err:
-        typer.echo(f"cannot pool: {err}", err=True)
-        raise typer.Exit(code=2) from None
+        raise UsageError(f"cannot pool: {err}") from None
     paths = write_pooled_report(pooled.to_dict(), out)
     for m in pooled.measures.values():
         r = m.result
