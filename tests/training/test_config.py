@@ -40,6 +40,16 @@ def test_wrong_values_are_reported():
         parse_config({**MINIMAL, "model": {"learner": "forest"}})
 
 
+def test_early_stopping_defaults_to_20_rounds_and_null_turns_it_off():
+    xgb = {**MINIMAL, "model": {"learner": "xgboost"}}
+    assert parse_config({**xgb, "search": {}}).search.early_stopping_rounds == 20
+    assert parse_config({**xgb, "search": {"early_stopping_rounds": None}}
+                        ).search.early_stopping_rounds is None
+    with pytest.raises(ConfigError, match=r"search\.early_stopping_rounds: .*greater than or "
+                                          r"equal to 1"):
+        parse_config({**xgb, "search": {"early_stopping_rounds": 0}})
+
+
 def test_generic_task_declares_its_own_predictors():
     config = parse_config({**MINIMAL, "data": {"path": "heart.csv"},
                            "task": {"name": "heart", "outcome": "disease",

@@ -85,3 +85,21 @@ def test_killed_study_resumes_at_the_next_trial(tmp_path):
     assert len(cut_off) <= 1
     assert new[0] == max(before) + 1 + len(cut_off)
     assert len(new) == 8 - k
+
+
+def test_parameters_a_score_chooses_replace_the_drawn_ones():
+    """A score returning ``(value, chosen)`` (early stopping's rounds): the trial log, the
+    stored trials and the best parameters carry what was scored, not what was drawn."""
+    logged = []
+
+    def score(params, report):
+        rounds = 1 + int(params["x"] ** 2)  # settled by the score itself
+        return (params["x"] - 1.0) ** 2, {"k": rounds}
+
+    result = tune(score, SPACE, study_name="c", n_trials=5, seed=2, progress=False,
+                  storage=MEMORY, on_trial=lambda *row: logged.append(row))
+    for trial in result.trials:
+        assert trial["params"]["k"] == 1 + int(trial["params"]["x"] ** 2)
+    assert [row[2] for row in logged] == [t["params"] for t in result.trials]
+    best = min(result.trials, key=lambda t: t["value"])
+    assert result.best_params == best["params"]

@@ -93,10 +93,13 @@ def fit_learner(estimator, learner: str, Z: np.ndarray, y, time_event=None):
     if learner == "cox":
         return estimator.fit(Z, np.column_stack(time_event))
     if learner == "xgboost_cox":
-        time, event = time_event
-        # xgboost's Cox label: the time, negative for censored rows
-        return estimator.fit(Z, np.where(event == 1, time, -time))
+        return estimator.fit(Z, cox_label(*time_event))
     return estimator.fit(Z, y)
+
+
+def cox_label(time: np.ndarray, event: np.ndarray) -> np.ndarray:
+    """xgboost's ``survival:cox`` label: the time, negative for censored rows."""
+    return np.where(event == 1, time, -time)
 
 
 def margin(estimator, learner: str, Z: np.ndarray) -> np.ndarray:

@@ -106,6 +106,11 @@ class SearchConfig(_Strict):
     storage: str | None = None
     pruning: bool = True
     timeout_s: float | None = None
+    #: xgboost learners: a trial's ``n_estimators`` is an upper bound; its inner-fold
+    #: boosters stop once the mean held-out loss has not improved for this many rounds and
+    #: the rounds minimising it are the trial's (``training.rounds``); None: every trial
+    #: grows all its ``n_estimators`` rounds
+    early_stopping_rounds: int | None = Field(20, ge=1)
 
 
 class CVConfig(_Strict):

@@ -28,6 +28,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +43,7 @@ from spinerisk.training.coverage import simulated_coverage
 from spinerisk.training.cv import Folds, grouped_folds, site_folds
 from spinerisk.training.data import TaskData, fingerprint, task_data
 from spinerisk.training.performance import Performance, performance, save_plots
+from spinerisk.training.rounds import XGB_LEARNERS, early_stopped_loss
 from spinerisk.training.samplesize import (
     SampleSizeCheck,
     check_sample_size,
@@ -170,10 +172,13 @@ class Fitter:
         search = self.config.search
 
         inner = grouped_folds(data.event, data.groups, search.inner_folds, self.config.seed)
+        learner, patience = self.config.model.learner, search.early_stopping_rounds
+        loss = (cv_loss if patience is None or learner not in XGB_LEARNERS
+                else partial(early_stopped_loss, patience=patience))
 
         def score(params, report):
-            return cv_loss(self.task, self.config.model.learner, {**fixed, **params}, data,
-                           inner, self.config.seed, self.config.model.n_knots, report)
+            return loss(self.task, learner, {**fixed, **params}, data, inner,
+                        self.config.seed, n_knots=self.config.model.n_knots, report=report)
 
         return tune(score, search.space, study_name=f"{self.study_prefix}/{label}",
                     n_trials=search.n_trials, seed=self.config.seed, storage=search.storage,

@@ -7,6 +7,7 @@ Both are computed before calibration, which is fitted later on out-of-fold margi
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -19,6 +20,8 @@ from spinerisk.models.cox import partial_log_likelihood
 from spinerisk.training.cv import Folds
 from spinerisk.training.data import TaskData
 
+Report = Callable[[int, float], None]
+
 
 def held_out_loss(task: TaskSpec, learner: str, margin: np.ndarray, data: TaskData) -> float:
     """Proper score (lower is better) of a margin on held-out rows."""
@@ -28,7 +31,7 @@ def held_out_loss(task: TaskSpec, learner: str, margin: np.ndarray, data: TaskDa
 
 
 def cv_loss(task: TaskSpec, learner: str, params: dict[str, Any], data: TaskData,
-            folds: Folds, seed: int, n_knots: int = 4, report=None) -> float:
+            folds: Folds, seed: int, n_knots: int = 4, report: Report | None = None) -> float:
     """Mean held-out loss over ``folds``; ``report(k, running_mean)`` after each fold."""
     losses = []
     for k, (train, test) in enumerate(folds.splits):

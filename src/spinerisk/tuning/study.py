@@ -3,7 +3,11 @@ in the folder :mod:`spinerisk.tracking.location` resolves), any SQLAlchemy URL g
 
 The caller supplies ``score(params, report)`` (lower is better: a proper score such as
 log loss) and calls ``report(step, value)`` after each fold; the study prunes hopeless
-trials from those intermediate values (median rule). ``n_trials`` is the number of
+trials from those intermediate values (median rule). A score may also return
+``(value, chosen)``: parameters the score itself settled (the boosting rounds early
+stopping found on the inner folds), kept as the trial's user attribute ``chosen_params``;
+they replace the drawn values in the trial log and in the best parameters, so the final
+fits use what was scored. ``n_trials`` is the number of
 *finished* (complete or pruned) trials the study should hold: a study killed after k
 trials and started again keeps the k it had and runs the rest; the trial cut off by the
 kill keeps its number and is marked FAIL once its heartbeat is stale, so several workers
@@ -24,7 +28,8 @@ from tqdm.auto import tqdm
 MEMORY = ":memory:"
 HEARTBEAT_S = 30
 Report = Callable[[int, float], None]
-Score = Callable[[dict[str, Any], Report], float]
+Score = Callable[[dict[str, Any], Report], "float | tuple[float, dict[str, Any]]"]
+CHOSEN = "chosen_params"
 TrialHook = Callable[[str, int, dict[str, Any], "float | None", str], None]
 
 
@@ -95,7 +100,7 @@ def tune(score: Score, space: Mapping[str, Any], *, study_name: str, n_trials: i
     Parameters
     ----------
     score : callable
-        ``score(params, report) -> float``, lower is better.
+        ``score(params, report) -> float`` (lower is better) or ``(float, chosen)``.
     space : mapping
         Parameter name -> range or choices.
     study_name : str
@@ -128,7 +133,12 @@ def tune(score: Score, space: Mapping[str, Any], *, study_name: str, n_trials: i
             if trial.should_prune():
                 raise optuna.TrialPruned()
 
-        return score(params, report)
+        result = score(params, report)
+        if isinstance(result, tuple):
+            value, chosen = result
+            trial.set_user_attr(CHOSEN, dict(chosen))
+            return value
+        return result
 
     bar = tqdm(total=remaining, desc=f"trials {study_name}", disable=not progress or not remaining,
                leave=False)
@@ -136,7 +146,8 @@ def tune(score: Score, space: Mapping[str, Any], *, study_name: str, n_trials: i
     def callback(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
         bar.update(1)
         if on_trial is not None:
-            on_trial(study_name, trial.number, trial.params, trial.value, trial.state.name)
+            on_trial(study_name, trial.number, used_params(trial), trial.value,
+                     trial.state.name)
 
     with bar:
         if remaining:
@@ -147,10 +158,19 @@ def tune(score: Score, space: Mapping[str, Any], *, study_name: str, n_trials: i
     if complete == 0:
         raise RuntimeError(f"study {study_name!r}: no trial completed (all pruned or failed); "
                            "widen the search space or turn pruning off")
-    return TuneResult(study_name, dict(study.best_params), float(study.best_value), complete,
-                      states.count(optuna.trial.TrialState.PRUNED), remaining,
-                      tuple({"number": t.number, "state": t.state.name, "params": t.params,
-                             "value": t.value} for t in study.trials))
+    return TuneResult(study_name, used_params(study.best_trial), float(study.best_value),
+                      complete, states.count(optuna.trial.TrialState.PRUNED), remaining,
+                      tuple(_row(t) for t in study.trials))
+
+
+def used_params(trial: optuna.trial.FrozenTrial) -> dict[str, Any]:
+    """The parameters a trial was scored with: drawn, overridden by any it chose."""
+    return {**trial.params, **trial.user_attrs.get(CHOSEN, {})}
+
+
+def _row(trial: optuna.trial.FrozenTrial) -> dict[str, Any]:
+    return {"number": trial.number, "state": trial.state.name, "params": used_params(trial),
+            "value": trial.value}
 
 
 def _finished(study: optuna.Study) -> int:
@@ -161,5 +181,4 @@ def _finished(study: optuna.Study) -> int:
 def trials_table(study_name: str, storage: str | None = None) -> list[dict[str, Any]]:
     """Trials of a stored study: number, state, params, value (for reports)."""
     study = optuna.load_study(study_name=study_name, storage=storage_url(storage))
-    return [{"number": t.number, "state": t.state.name, "params": t.params, "value": t.value}
-            for t in study.trials]
+    return [_row(t) for t in study.trials]

@@ -1,0 +1,147 @@
+"""Boosting rounds chosen on inner folds: early stopping as ``xgb.cv`` does it.
+
+For the xgboost learners a trial's ``n_estimators`` is an upper bound. The inner folds'
+boosters are grown together, one round at a time; after each round xgboost evaluates
+every booster on its own held-out inner fold (``logloss``; ``cox-nloglik`` for
+``survival:cox``, both the proper scores of :mod:`spinerisk.training.scoring`) and the
+curves are averaged over folds. Growth stops once the mean curve has not improved for
+``patience`` rounds; the number of rounds that minimises it is the trial's chosen
+``n_estimators``, and the trial's score is the usual mean held-out loss of the boosters
+truncated to that many rounds. Only the rows given (an outer fold's training part, or all
+rows for the final model) are used: held-out outer rows never choose the rounds.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from spinerisk.features import TaskSpec, build_preprocessor
+from spinerisk.models import learners
+from spinerisk.models.cox import survival_arrays
+from spinerisk.training.cv import Folds
+from spinerisk.training.data import TaskData
+from spinerisk.training.scoring import Report, held_out_loss
+
+XGB_LEARNERS = ("xgboost", "xgboost_cox")
+_METRIC = {"xgboost": "logloss", "xgboost_cox": "cox-nloglik"}
+
+
+@dataclass(frozen=True)
+class RoundsChoice:
+    """What early stopping on the inner folds found.
+
+    Attributes
+    ----------
+    n_estimators : int
+        Rounds minimising the mean held-out curve (first minimum).
+    curve : ndarray
+        Mean held-out loss after 1, 2, ... rounds, for every round grown.
+    fold_losses : tuple of float
+        Each inner fold's held-out loss (spinerisk's score) at ``n_estimators``.
+    """
+
+    n_estimators: int
+    curve: np.ndarray
+    fold_losses: tuple[float, ...]
+
+    @property
+    def loss(self) -> float:
+        """Mean held-out loss at the chosen rounds: the trial's score."""
+        return float(np.mean(self.fold_losses))
+
+
+@dataclass
+class _Fold:
+    booster: Any
+    train: Any
+    held: Any
+    held_Z: np.ndarray
+    held_data: TaskData
+
+
+def choose_rounds(task: TaskSpec, learner: str, params: dict[str, Any], data: TaskData,
+                  folds: Folds, seed: int, patience: int, n_knots: int = 4) -> RoundsChoice:
+    """Grow one booster per inner fold, at most ``params['n_estimators']`` rounds, and
+    choose the rounds on the mean held-out curve (see module docstring).
+
+    ``data.X`` holds the task's predictors as the runner prepares them (care-pathway
+    features joined), as :func:`spinerisk.training.scoring.cv_loss` expects.
+    """
+    if learner not in XGB_LEARNERS:
+        raise ValueError(f"early stopping needs an xgboost learner ({', '.join(XGB_LEARNERS)}); "
+                         f"got {learner!r}")
+    estimator = learners.make_learner(learner, params, seed)
+    # the folds' boosters grow in turn and share xgboost's global random engine: reseeding
+    # it every round (from the seed and the round) keeps each fold's subsampling its own,
+    # whatever the number and order of folds
+    booster_params = {**estimator.get_xgb_params(), "eval_metric": _METRIC[learner],
+                      "seed_per_iteration": True}
+    fits = [_fold(task, learner, booster_params, data, train, test, n_knots)
+            for train, test in folds.splits]
+    curve: list[float] = []
+    best = 0
+    for round_ in range(estimator.get_num_boosting_rounds()):
+        curve.append(float(np.mean([_grow(fit, round_) for fit in fits])))
+        if curve[round_] < curve[best]:  # strict, as xgboost's EarlyStopping: first minimum
+            best = round_
+        elif round_ - best >= patience:
+            break
+    chosen = best + 1
+    losses = tuple(held_out_loss(task, learner, _margin(fit, chosen), fit.held_data)
+                   for fit in fits)
+    return RoundsChoice(chosen, np.asarray(curve), losses)
+
+
+def early_stopped_loss(task: TaskSpec, learner: str, params: dict[str, Any], data: TaskData,
+                       folds: Folds, seed: int, patience: int, n_knots: int = 4,
+                       report: Report | None = None) -> tuple[float, dict[str, int]]:
+    """The trial's score and its chosen rounds, ``(loss, {"n_estimators": rounds})``;
+    ``report(k, running_mean)`` per fold as :func:`~spinerisk.training.scoring.cv_loss`."""
+    choice = choose_rounds(task, learner, params, data, folds, seed, patience, n_knots)
+    if report is not None:
+        for k in range(len(choice.fold_losses)):
+            report(k, float(np.mean(choice.fold_losses[:k + 1])))
+    return choice.loss, {"n_estimators": choice.n_estimators}
+
+
+def _fold(task: TaskSpec, learner: str, booster_params: dict[str, Any], data: TaskData,
+          train: np.ndarray, test: np.ndarray, n_knots: int) -> _Fold:
+    """One inner fold's matrices (preprocessing fitted on its training rows) and booster,
+    built as the scikit-learn wrapper builds them so the trees equal a ``RiskModel`` fit."""
+    import xgboost as xgb
+
+    fit, held = data.subset(train), data.subset(test)
+    pre = build_preprocessor(task, learner, n_knots)
+    Z, held_Z = pre.fit_transform(fit.X), pre.transform(held.X)
+    threads = booster_params.get("n_jobs")
+    if booster_params.get("tree_method") == "hist":
+        dtrain = xgb.QuantileDMatrix(Z, _label(task, learner, fit), missing=np.nan,
+                                     nthread=threads, max_bin=booster_params.get("max_bin"))
+    else:
+        dtrain = xgb.DMatrix(Z, _label(task, learner, fit), missing=np.nan, nthread=threads)
+    # the held-out rows keep their raw values, as a fitted model predicts them (and a plain
+    # DMatrix evaluates several times faster per round than a quantised one)
+    dheld = xgb.DMatrix(held_Z, _label(task, learner, held), missing=np.nan, nthread=threads)
+    booster = xgb.Booster(booster_params, [dtrain, dheld])
+    return _Fold(booster, dtrain, dheld, held_Z, held)
+
+
+def _label(task: TaskSpec, learner: str, data: TaskData) -> np.ndarray:
+    if task.is_survival:
+        return learners.cox_label(*survival_arrays(data.y))
+    return data.event
+
+
+def _grow(fit: _Fold, round_: int) -> float:
+    """Add one round to a fold's booster; its held-out loss after that round."""
+    fit.booster.update(fit.train, round_)
+    # xgboost answers "[round]\theld-<metric>:<value>"
+    return float(fit.booster.eval_set([(fit.held, "held")], round_).rsplit(":", 1)[1])
+
+
+def _margin(fit: _Fold, rounds: int) -> np.ndarray:
+    return fit.booster.inplace_predict(fit.held_Z, iteration_range=(0, rounds),
+                                       predict_type="margin").astype(float)
