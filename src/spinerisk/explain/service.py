@@ -146,10 +146,10 @@ class PatientService:
             For a bad record, or a task/alias with no loaded model (field, value,
             allowed and fix, as everywhere else).
         """
-        from spinerisk.phenotype import assess_patient
+        from spinerisk.phenotype import assess_validated
 
         clean = schema.validate_record(dict(record))
-        pathway = assess_patient(clean)
+        pathway = assess_validated(clean)
         chosen = self._choose(clean, task, alias)
         features = pathway_feature_values(pathway)
         out = self.score(chosen, clean, features, interval=interval)

@@ -12,10 +12,11 @@ from spinerisk.phenotype.engine import (
     NOTICE,
     PathwayResult,
     assess_patient,
+    assess_validated,
     pathway_features,
 )
-from spinerisk.schema import validate_record
 from spinerisk.phenotype.rules import PHENOTYPE_NAMES, RuleBook, default_rules, load_rules
+from spinerisk.schema import validate_record
 
 __all__ = [
     "CONCORDANCE_LEVELS",
@@ -24,6 +25,7 @@ __all__ = [
     "PathwayResult",
     "RuleBook",
     "assess_patient",
+    "assess_validated",
     "default_rules",
     "load_rules",
     "pathway_features",

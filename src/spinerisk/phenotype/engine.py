@@ -271,8 +271,13 @@ def assess_patient(record: dict[str, Any], book: RuleBook | None = None) -> Path
     spinerisk.schema.SchemaValidationError
         When a present field breaks the contract.
     """
+    return assess_validated(validate_record(record), book)
+
+
+def assess_validated(clean: dict[str, Any], book: RuleBook | None = None) -> PathwayResult:
+    """:func:`assess_patient` for a record that ``validate_record`` already returned
+    (the per-patient service validates once and reuses the clean record)."""
     book = book or default_rules()
-    clean = validate_record(record)
     obs = Observations.from_record(clean, book.fields)
     results = evaluate_rules(obs, book)
     fired = {rule_id: bool(t.true[0]) for rule_id, t in results.items()}
