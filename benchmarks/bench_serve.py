@@ -151,24 +151,49 @@ async def _connection(port: int, requests: list[bytes], latencies: list[float],
         writer.close()
 
 
-async def _level(port: int, bodies: list[bytes], concurrency: int, total: int) -> dict:
+def _cpu_seconds(server) -> float:
+    """CPU time (user + system) of the server process and its workers so far."""
+    import psutil
+
+    processes = [server, *server.children(recursive=True)]
+    total = 0.0
+    for process in processes:
+        try:
+            times = process.cpu_times()
+        except psutil.NoSuchProcess:
+            continue
+        total += times.user + times.system
+    return total
+
+
+async def _level(port: int, bodies: list[bytes], concurrency: int, total: int,
+                 server=None) -> dict:
     per = max(1, total // concurrency)
     latencies: list[float] = []
     statuses: list[int] = []
+    server_cpu = _cpu_seconds(server) if server is not None else 0.0
+    client_cpu = time.process_time()
     started = time.perf_counter()
     await asyncio.gather(*(
         _connection(port, [bodies[(c * per + i) % len(bodies)] for i in range(per)],
                     latencies, statuses) for c in range(concurrency)))
     elapsed = time.perf_counter() - started
+    client_cpu = time.process_time() - client_cpu
+    server_cpu = _cpu_seconds(server) - server_cpu if server is not None else float("nan")
     ms = 1e3 * np.asarray(latencies)
     return {"concurrency": concurrency, "requests": len(ms), "rps": len(ms) / elapsed,
             "p50_ms": float(np.percentile(ms, 50)), "p99_ms": float(np.percentile(ms, 99)),
+            "server_cpu_ms": 1e3 * server_cpu / len(ms),
+            "client_cpu_ms": 1e3 * client_cpu / len(ms),
             "non_200": sum(s != 200 for s in statuses)}
 
 
-def _measure(port: int, bodies: list[bytes], total: int) -> list[dict]:
+def _measure(port: int, bodies: list[bytes], total: int, pid: int) -> list[dict]:
+    import psutil
+
+    server = psutil.Process(pid)
     asyncio.run(_level(port, bodies, 8, min(total, 64)))  # warm-up, not reported
-    return [asyncio.run(_level(port, bodies, c, total)) for c in LEVELS]
+    return [asyncio.run(_level(port, bodies, c, total, server)) for c in LEVELS]
 
 
 def main() -> None:
@@ -211,7 +236,7 @@ def main() -> None:
         for name, src, workers in servers:
             process, port = _start(src, fitted[name][0], workers, folder / f"{name}.log")
             try:
-                results[name].append(_measure(port, bodies, args.requests))
+                results[name].append(_measure(port, bodies, args.requests, process.pid))
             finally:
                 process.terminate()
                 process.wait(timeout=30)
@@ -220,17 +245,19 @@ def main() -> None:
 
 def _report(results: dict[str, list[list[dict]]], args) -> None:
     print(f"\n{args.requests} requests per level, {args.rounds} round(s); median over rounds")
-    print(f"{'server':9s} {'conc':>4s} {'req/s':>8s} {'p50 ms':>8s} {'p99 ms':>8s} {'non-200':>8s}")
+    print(f"{'server':9s} {'conc':>4s} {'req/s':>8s} {'p50 ms':>8s} {'p99 ms':>8s} "
+          f"{'server CPU ms/req':>18s} {'client CPU ms/req':>18s} {'non-200':>8s}")
     medians: dict[str, dict[int, dict]] = {}
     for name, rounds in results.items():
         medians[name] = {}
         for i, c in enumerate(LEVELS):
             rows = [r[i] for r in rounds]
-            m = {k: float(np.median([r[k] for r in rows])) for k in ("rps", "p50_ms", "p99_ms")}
+            m = {k: float(np.median([r[k] for r in rows]))
+                 for k in ("rps", "p50_ms", "p99_ms", "server_cpu_ms", "client_cpu_ms")}
             m["non_200"] = sum(r["non_200"] for r in rows)
             medians[name][c] = m
             print(f"{name:9s} {c:4d} {m['rps']:8.1f} {m['p50_ms']:8.1f} {m['p99_ms']:8.1f} "
-                  f"{m['non_200']:8d}")
+                  f"{m['server_cpu_ms']:18.2f} {m['client_cpu_ms']:18.2f} {m['non_200']:8d}")
     if "baseline" in medians:
         print("\nratio ours/baseline (req/s): " + ", ".join(
             f"c={c}: {medians['ours'][c]['rps'] / medians['baseline'][c]['rps']:.2f}x"

@@ -6,6 +6,8 @@ from dataclasses import fields, is_dataclass
 from typing import Any
 
 _ATOMS = frozenset({str, int, float, bool, type(None)})
+#: field names of each dataclass met so far (looked up once per class, not per value)
+_FIELDS: dict[type, tuple[str, ...]] = {}
 
 
 def plain(value: Any) -> Any:
@@ -14,11 +16,15 @@ def plain(value: Any) -> Any:
     Same result as ``dataclasses.asdict`` with tuples as lists, without asdict's deep
     copies (which cost several milliseconds per patient on the pathway result).
     """
-    if type(value) in _ATOMS:  # most leaves: skip the dataclass and container checks
+    kind = type(value)
+    if kind in _ATOMS:  # most leaves: skip the dataclass and container checks
         return value
-    if is_dataclass(value) and not isinstance(value, type):
-        return {f.name: plain(getattr(value, f.name)) for f in fields(value)}
-    if isinstance(value, (list, tuple)):
+    names = _FIELDS.get(kind)
+    if names is None and is_dataclass(value) and not isinstance(value, type):
+        names = _FIELDS[kind] = tuple(f.name for f in fields(value))
+    if names is not None:
+        return {name: plain(getattr(value, name)) for name in names}
+    if kind is list or kind is tuple or isinstance(value, (list, tuple)):
         return [plain(v) for v in value]
     if isinstance(value, dict):
         return {k: plain(v) for k, v in value.items()}

@@ -9,9 +9,11 @@ bootstrap members' margins for the interval.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
+
+import numpy as np
 
 from spinerisk import schema
 from spinerisk.explain.jsonable import plain
@@ -22,6 +24,15 @@ from spinerisk.explain.uncertainty import ENSEMBLE_ATTRIBUTE
 from spinerisk.explain.wording import outcome_noun
 
 NOTICE = "Decision support for research use; not a substitute for clinical judgement."
+
+
+class Query(NamedTuple):
+    """One patient to predict: the record, and optionally the task and registry alias
+    (the arguments of :meth:`PatientService.predict`)."""
+
+    record: Mapping[str, Any]
+    task: str | None = None
+    alias: str | None = None
 
 
 @dataclass
@@ -146,44 +157,91 @@ class PatientService:
             For a bad record, or a task/alias with no loaded model (field, value,
             allowed and fix, as everywhere else).
         """
-        from spinerisk.phenotype import assess_validated
+        (answer,) = self.predict_many([Query(record, task, alias)], interval=interval)
+        if isinstance(answer, schema.SchemaValidationError):
+            raise answer
+        return answer
 
-        clean = schema.validate_record(dict(record))
-        pathway = assess_validated(clean)
-        chosen = self._choose(clean, task, alias)
-        features = pathway_feature_values(pathway)
-        out = self.score(chosen, clean, features, interval=interval)
-        out["pathway"] = plain(pathway)
-        return out
+    def predict_many(self, queries: Sequence[Query], interval: bool = True
+                     ) -> list[dict[str, Any] | schema.SchemaValidationError]:
+        """:meth:`predict` for several patients at once (the server's micro-batches).
+
+        The records are validated one by one, the care pathway runs over all of them as
+        one table, and each model scores its patients together (one encoding matrix, one
+        explainer call per ensemble member). Every answer equals that patient's own
+        :meth:`predict` (which is this method with one query).
+
+        Returns
+        -------
+        list
+            Per query, in order: its answer, or the ``SchemaValidationError`` that
+            :meth:`predict` would raise for it.
+        """
+        from spinerisk.phenotype import assess_many
+
+        answers: list[Any] = [None] * len(queries)
+        valid: list[tuple[int, dict[str, Any]]] = []
+        for i, query in enumerate(queries):
+            try:
+                valid.append((i, schema.validate_record(dict(query.record))))
+            except schema.SchemaValidationError as err:
+                answers[i] = err
+        pathways = assess_many([clean for _, clean in valid])
+        by_model: dict[int, list[tuple[int, dict[str, Any], Any]]] = {}
+        for (i, clean), pathway in zip(valid, pathways):
+            try:
+                chosen = self._choose(clean, queries[i].task, queries[i].alias)
+            except schema.SchemaValidationError as err:
+                answers[i] = err
+                continue
+            by_model.setdefault(self.loaded.index(chosen), []).append((i, clean, pathway))
+        for index, group in by_model.items():
+            scored = self.score_many(self.loaded[index], [clean for _, clean, _ in group],
+                                     [pathway_feature_values(p) for _, _, p in group],
+                                     interval=interval)
+            for (i, _, pathway), out in zip(group, scored):
+                out["pathway"] = plain(pathway)
+                answers[i] = out
+        return answers
 
     def score(self, chosen: LoadedModel, clean: Mapping[str, Any],
               pathway_features: Mapping[str, Any], interval: bool = True) -> dict[str, Any]:
         """Risk, interval, support check and drivers for a validated record."""
+        return self.score_many(chosen, [clean], [pathway_features], interval=interval)[0]
+
+    def score_many(self, chosen: LoadedModel, cleans: Sequence[Mapping[str, Any]],
+                   pathway_features: Sequence[Mapping[str, Any]],
+                   interval: bool = True) -> list[dict[str, Any]]:
+        """:meth:`score` for several validated records of one model at once."""
         model = chosen.model
-        z = model.encode_record(clean, pathway_features)
+        z = np.vstack([model.encode_record(c, f) for c, f in zip(cleans, pathway_features)])
         contributions = chosen.explainer.raw_encoded(z)
-        margin = contributions.margin
-        risk = float(model.calibrator_(margin)[0])
+        risks = model.calibrator_(contributions.margin).tolist()
         grouped = chosen.explainer.groups.group(contributions)
-        full = {**clean, **pathway_features}
         ensemble = getattr(model, ENSEMBLE_ATTRIBUTE, None) if interval else None
-        span = (ensemble.interval_of_record(model, clean, z, pathway_features)
-                if ensemble is not None else None)
-        noise = (ensemble.contribution_sd(clean, z, pathway_features)
-                 if ensemble is not None else None)
-        explanation = explain_patient(
-            grouped.row(0), float(grouped.base[0]), model.calibrator_, full, chosen.task,
-            calibrated_risk=risk, top=self.top, margin_scale=chosen.explainer.margin_scale,
-            base_label=chosen.explainer.base_label, noise_sd=noise)
-        return {
-            "task": chosen.task, "outcome": outcome_noun(chosen.task), "risk": risk,
-            "interval": None if span is None else plain(span),
-            "out_of_distribution": plain(check_support(full, model.training_profile_)),
-            "explanation": plain(explanation),
-            "model": {k: v for k, v in chosen.describe().items()
-                      if k in ("name", "version", "alias", "uri", "learner")},
-            "notice": NOTICE,
-        }
+        spans = (ensemble.intervals_of_rows(model, cleans, z, pathway_features)
+                 if ensemble is not None else [None] * len(cleans))
+        noises = (ensemble.contribution_sds(cleans, z, pathway_features)
+                  if ensemble is not None else [None] * len(cleans))
+        identity = {k: v for k, v in chosen.describe().items()
+                    if k in ("name", "version", "alias", "uri", "learner")}
+        out = []
+        for i, (clean, features) in enumerate(zip(cleans, pathway_features)):
+            full = {**clean, **features}
+            explanation = explain_patient(
+                grouped.row(i), float(grouped.base[i]), model.calibrator_, full, chosen.task,
+                calibrated_risk=risks[i], top=self.top,
+                margin_scale=chosen.explainer.margin_scale,
+                base_label=chosen.explainer.base_label, noise_sd=noises[i])
+            out.append({
+                "task": chosen.task, "outcome": outcome_noun(chosen.task), "risk": risks[i],
+                "interval": None if spans[i] is None else plain(spans[i]),
+                "out_of_distribution": plain(check_support(full, model.training_profile_)),
+                "explanation": plain(explanation),
+                "model": dict(identity),
+                "notice": NOTICE,
+            })
+        return out
 
     def _choose(self, clean: Mapping[str, Any], task: str | None,
                 alias: str | None) -> LoadedModel:

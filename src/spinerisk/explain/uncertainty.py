@@ -38,7 +38,7 @@ How training calls it::
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -139,15 +139,21 @@ class BootstrapEnsemble:
         pathway : mapping, optional
             The record's care-pathway features.
         """
+        return self.risks_of_rows(model, [record], encoded, [pathway])[:, 0]
+
+    def risks_of_rows(self, model, records: Sequence[Mapping[str, Any]], encoded: np.ndarray,
+                      pathways: Sequence[Mapping[str, Any] | None] | None = None) -> np.ndarray:
+        """Every member's calibrated risk for several validated records at once: array of
+        shape (n_members, n_rows); each row's values equal its own one-row call's.
+
+        ``encoded`` holds ``model.encode_record`` of each record, stacked.
+        """
         if self.forest is not None:
-            margins = self.forest.margins(encoded)[0]
-            return np.array([m.calibrator_(margins[i:i + 1])[0]
-                             for i, m in enumerate(self.members)])
-        out = np.empty(len(self.members))
-        for i, (member, shared) in enumerate(zip(self.members, self.shares_encoding)):
-            z = encoded if shared else member.encode_record(record, pathway)
-            out[i] = member.risk_of_encoded(z)[0]
-        return out
+            margins = self.forest.margins(encoded)
+            return np.vstack([m.calibrator_(margins[:, i]) for i, m in enumerate(self.members)])
+        return np.vstack([member.risk_of_encoded(self._encoded(member, shared, records,
+                                                               encoded, pathways))
+                          for member, shared in zip(self.members, self.shares_encoding)])
 
     def contribution_sd(self, record: Mapping[str, Any], encoded: np.ndarray,
                         pathway: Mapping[str, Any] | None = None) -> dict[str, float]:
@@ -157,22 +163,40 @@ class BootstrapEnsemble:
         Each member is explained by its own :class:`~spinerisk.explain.ModelExplainer`
         (built once, on first use).
         """
+        return self.contribution_sds([record], encoded, [pathway])[0]
+
+    def contribution_sds(self, records: Sequence[Mapping[str, Any]], encoded: np.ndarray,
+                         pathways: Sequence[Mapping[str, Any] | None] | None = None
+                         ) -> list[dict[str, float]]:
+        """:meth:`contribution_sd` of several records at once (one explainer call per
+        member for all of them); each record's values equal its own one-row call's."""
         from spinerisk.explain.model_explainer import ModelExplainer
 
         explainers = getattr(self, "_explainers", None)
         if explainers is None:
             explainers = self._explainers = [ModelExplainer(m) for m in self.members]
+        shared_rows = encoded
         if explainers[0].family == "trees":  # one matrix for every member that shares it
             from spinerisk.explain.contributions import tree_matrix
 
-            encoded = tree_matrix(encoded)
-        rows = []
-        for member, shared, explainer in zip(self.members, self.shares_encoding, explainers):
-            z = encoded if shared else member.encode_record(record, pathway)
-            rows.append(explainer.explain_encoded(z).row(0))
-        names = list(rows[0])
-        values = np.array([[r.get(n, 0.0) for n in names] for r in rows], float)
-        return dict(zip(names, values.std(axis=0, ddof=1).tolist()))
+            shared_rows = tree_matrix(encoded)
+        names = explainers[0].groups.variables
+        # members x rows x variables (a member grouping by other variables is aligned on
+        # the first member's, a variable it lacks contributing 0)
+        values = np.stack([_aligned(explainer.explain_encoded(
+            shared_rows if shared else self._encoded(member, False, records, encoded, pathways)),
+            names) for member, shared, explainer
+            in zip(self.members, self.shares_encoding, explainers)])
+        return [dict(zip(names, values[:, i, :].std(axis=0, ddof=1).tolist()))
+                for i in range(len(records))]
+
+    @staticmethod
+    def _encoded(member, shared: bool, records, encoded: np.ndarray, pathways) -> np.ndarray:
+        """A member's encoding of the records: the main model's when they agree."""
+        if shared:
+            return encoded
+        pathways = pathways if pathways is not None else [None] * len(records)
+        return np.vstack([member.encode_record(r, p) for r, p in zip(records, pathways)])
 
     def risks(self, X) -> np.ndarray:
         """Members' risks for a frame: array of shape (n_members, n_rows)."""
@@ -181,18 +205,36 @@ class BootstrapEnsemble:
     def interval_of_record(self, model, record, encoded, pathway=None,
                            level: float = 0.95) -> Interval:
         """Interval for one record around the main model's risk."""
+        return self.intervals_of_rows(model, [record], encoded, [pathway], level)[0]
+
+    def intervals_of_rows(self, model, records, encoded, pathways=None,
+                          level: float = 0.95) -> list[Interval]:
+        """:meth:`interval_of_record` of several records at once (``encoded`` stacked)."""
         centre = model.risk_of_encoded(encoded)
-        members = self.risks_of_record(model, record, encoded, pathway)[:, None]
+        members = self.risks_of_rows(model, records, encoded, pathways)
         low, high = _logit_interval(centre, members, level)
         coverage = getattr(self, "coverage", None)  # absent in ensembles pickled before
-        return Interval(float(low[0]), float(high[0]), level, len(self.members),
-                        f"bootstrap, {len(self.members)} refits of the pipeline",
-                        interval_label(level, coverage),
-                        None if coverage is None else coverage["coverage"])
+        method = f"bootstrap, {len(self.members)} refits of the pipeline"
+        label = interval_label(level, coverage)
+        measured = None if coverage is None else coverage["coverage"]
+        return [Interval(float(lo), float(hi), level, len(self.members), method, label,
+                         measured) for lo, hi in zip(low.tolist(), high.tolist())]
 
     def predict_interval(self, model, X, level: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
         """Interval for every row of a frame around the main model's risk: (low, high)."""
         return _logit_interval(model.predict_risk(X), self.risks(X), level)
+
+
+def _aligned(grouped, names: tuple[str, ...]) -> np.ndarray:
+    """Grouped contributions as columns in the order of ``names`` (0 where absent)."""
+    if grouped.variables == names:
+        return grouped.values
+    index = {v: k for k, v in enumerate(grouped.variables)}
+    out = np.zeros((grouped.values.shape[0], len(names)))
+    for k, name in enumerate(names):
+        if name in index:
+            out[:, k] = grouped.values[:, index[name]]
+    return out
 
 
 def measure_coverage(model, ensemble: BootstrapEnsemble, X: pd.DataFrame, true_risk,
@@ -234,10 +276,12 @@ def _logit_interval(centre: np.ndarray, members: np.ndarray,
     error of an SD from few members widens it too.
     """
     eps = 1e-9
-    lm = logit(np.clip(members, eps, 1 - eps))
+    # rows x members, contiguous: each row's sums then run the same way however many
+    # rows there are, so a batched row equals the row computed alone
+    lm = np.ascontiguousarray(logit(np.clip(members, eps, 1 - eps)).T)
     middle = logit(np.clip(centre, eps, 1 - eps))
-    rmse = np.sqrt(lm.var(axis=0, ddof=1) + (lm.mean(axis=0) - middle) ** 2)
-    spread = student_t.ppf(0.5 + level / 2, lm.shape[0] - 1) * rmse
+    rmse = np.sqrt(lm.var(axis=1, ddof=1) + (lm.mean(axis=1) - middle) ** 2)
+    spread = student_t.ppf(0.5 + level / 2, lm.shape[1] - 1) * rmse
     return expit(middle - spread), expit(middle + spread)
 
 

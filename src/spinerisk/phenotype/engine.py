@@ -16,7 +16,7 @@ not be judged.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -277,15 +277,59 @@ def assess_patient(record: dict[str, Any], book: RuleBook | None = None) -> Path
 def assess_validated(clean: dict[str, Any], book: RuleBook | None = None) -> PathwayResult:
     """:func:`assess_patient` for a record that ``validate_record`` already returned
     (the per-patient service validates once and reuses the clean record)."""
+    return assess_many([clean], book)[0]
+
+
+def assess_many(cleans: Sequence[dict[str, Any]],
+                book: RuleBook | None = None) -> list[PathwayResult]:
+    """:func:`assess_validated` for several validated records at once.
+
+    The rules are evaluated once over all records as one table (the cost of a rule barely
+    depends on the number of rows); each record's result is then read from its own row,
+    so it equals the record's own :func:`assess_validated` exactly.
+    """
     book = book or default_rules()
-    obs = Observations.from_record(clean, book.fields)
+    obs = Observations.from_records(cleans, book.fields)
     results = evaluate_rules(obs, book)
-    fired = {rule_id: bool(t.true[0]) for rule_id, t in results.items()}
-    unknown = {rule_id for rule_id, t in results.items() if t.unknown[0]}
+    codes = concordance_codes(obs, results, book).tolist()
+    ids = list(results)
+    true = np.vstack([results[r].true for r in ids]).T.tolist()  # rows x rules
+    known = np.vstack([results[r].known for r in ids]).T.tolist()
+    out = []
+    for i, clean in enumerate(cleans):
+        fired = dict(zip(ids, true[i]))
+        unknown = {r for r, k in zip(ids, known[i]) if not k}
+        out.append(_assess_row(clean, obs.row(i), _RowResults(results, i), fired, unknown,
+                               codes[i], book))
+    return out
+
+
+class _RowResults(Mapping):
+    """One row of the rules' results, each sliced when first read."""
+
+    def __init__(self, results: Mapping[str, Truth], i: int):
+        self.results, self.i, self.rows = results, i, {}
+
+    def __getitem__(self, rule_id: str) -> Truth:
+        row = self.rows.get(rule_id)
+        if row is None:
+            row = self.rows[rule_id] = self.results[rule_id].row(self.i)
+        return row
+
+    def __iter__(self):
+        return iter(self.results)
+
+    def __len__(self) -> int:
+        return len(self.results)
+
+
+def _assess_row(clean: dict[str, Any], obs: Observations, results: Mapping[str, Truth],
+                fired: dict[str, bool], unknown: set[str], code: int,
+                book: RuleBook) -> PathwayResult:
+    """One patient's result from its row of the rules' results."""
     planned = clean.get("procedure")
-    judged = _Judged(fired, unknown, _blocking(obs, results, book))
-    concordance = _concordance(planned, int(concordance_codes(obs, results, book)[0]),
-                               judged, book)
+    judged = _Judged(fired, unknown, _blocking(obs, results, unknown, book))
+    concordance = _concordance(planned, code, judged, book)
     candidates = _candidates(fired, book)
     relevant = {c.procedure for c in candidates} | ({planned} if planned else set())
     contraindications = _contraindications(fired, relevant, book)
@@ -368,11 +412,11 @@ class _OncePerPatient:
         return self.fields
 
 
-def _blocking(obs: Observations, results: dict[str, Truth],
+def _blocking(obs: Observations, results: Mapping[str, Truth], unknown: set[str],
               book: RuleBook) -> dict[str, tuple[str, ...]]:
     conditions = {r.id: _OncePerPatient(r.condition) for r in book.rules}
     return {r.id: tuple(sorted(conditions[r.id].blocking_fields(obs, results, conditions)))
-            for r in book.rules if results[r.id].unknown[0]}
+            for r in book.rules if r.id in unknown}
 
 
 def _fields(judged: _Judged, rules: list[Rule]) -> tuple[str, ...]:
@@ -426,7 +470,7 @@ def _discordance(name: str, candidates: list[Rule], judged: _Judged, book: RuleB
 
 
 def _not_assessed(judged: _Judged, candidates: set[str], planned: str | None,
-                  results: dict[str, Truth], book: RuleBook) -> tuple[NotAssessed, ...]:
+                  results: Mapping[str, Truth], book: RuleBook) -> tuple[NotAssessed, ...]:
     """Rules a missing finding kept from being assessed, with the missing fields.
 
     In this order: red flags; the planned procedure's contraindications and candidacy;

@@ -12,7 +12,7 @@ finding is never guessed.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -51,6 +51,10 @@ class Truth:
         """Rows where a missing finding prevented the assessment."""
         return ~self.known
 
+    def row(self, i: int) -> Truth:
+        """Row ``i`` alone."""
+        return Truth(self.true[i:i + 1], self.known[i:i + 1])
+
 
 class Observations:
     """Contract fields of one or many patients as numpy columns.
@@ -73,8 +77,18 @@ class Observations:
     @classmethod
     def from_record(cls, record: Mapping[str, Any], fields: Iterable[str]) -> Observations:
         """Read ``fields`` from one validated record (absent keys are missing)."""
-        return cls({name: _record_column(FIELD_BY_NAME[name], record.get(name))
-                    for name in fields}, 1)
+        return cls.from_records([record], fields)
+
+    @classmethod
+    def from_records(cls, records: Sequence[Mapping[str, Any]],
+                     fields: Iterable[str]) -> Observations:
+        """Read ``fields`` from validated records, one row each (absent keys are missing)."""
+        return cls({name: _record_column(FIELD_BY_NAME[name], [r.get(name) for r in records])
+                    for name in fields}, len(records))
+
+    def row(self, i: int) -> Observations:
+        """Row ``i`` alone, as a one-row table."""
+        return Observations({k: v[i:i + 1] for k, v in self._columns.items()}, 1)
 
     def values(self, name: str) -> np.ndarray:
         """Codes (category) or floats (other kinds) of one field."""
@@ -107,12 +121,11 @@ def _frame_column(spec: Field, frame: pd.DataFrame) -> np.ndarray:
     return codes
 
 
-def _record_column(spec: Field, value: Any) -> np.ndarray:
-    if value is None:
-        return _empty_column(spec, 1)
+def _record_column(spec: Field, values: Sequence[Any]) -> np.ndarray:
     if spec.kind == "category":
-        return np.array([spec.levels.index(value)], dtype=np.int64)
-    return np.array([float(value)])
+        return np.array([-1 if v is None else spec.levels.index(v) for v in values],
+                        dtype=np.int64)
+    return np.array([np.nan if v is None else float(v) for v in values], dtype=float)
 
 
 def _empty_column(spec: Field, n: int) -> np.ndarray:
@@ -182,8 +195,9 @@ class Compare(Condition):
         elif self.op == "in":
             hit = np.isin(values, _as_list(self.value))
         else:
-            with np.errstate(invalid="ignore"):
-                hit = _COMPARE[self.op](values, self.value)
+            # a missing value is compared as 0 (never NaN: no floating-point warning
+            # state to switch per comparison) and its result discarded below
+            hit = _COMPARE[self.op](np.where(missing, 0.0, values), self.value)
         return Truth(hit & ~missing, ~missing)
 
     def fields(self) -> set[str]:
