@@ -27,20 +27,12 @@ class CompiledForest:
     """
 
     def __init__(self, boosters: list, check_rows: np.ndarray):
-        tables, start = [], 0
-        for member, booster in enumerate(boosters):
-            table = _tree_table(booster, start)
-            tables.append(table.assign(member=member))
-            start += len(table)
-        nodes = pd.concat(tables, ignore_index=True)
-        self.feature = nodes["feature"].to_numpy(np.int64)
-        self.split = nodes["split"].to_numpy(np.float32)
-        self.yes, self.no, self.missing = (nodes[c].to_numpy(np.int64)
-                                           for c in ("yes", "no", "missing"))
-        self.leaf = nodes["leaf"].to_numpy(bool)
-        self.value = nodes["value"].to_numpy(np.float64)
-        self.roots = np.flatnonzero(nodes["root"].to_numpy(bool))
-        self.root_member = nodes["member"].to_numpy()[self.roots]
+        nodes = node_arrays(boosters)
+        self.feature, self.split, self.leaf, self.value = (
+            nodes[k] for k in ("feature", "split", "leaf", "value"))
+        self.yes, self.no, self.missing = (nodes[k] for k in ("yes", "no", "missing"))
+        self.roots = np.flatnonzero(nodes["root"])
+        self.root_member = nodes["member"][self.roots]
         self.n_members = len(boosters)
         self.offset = np.zeros(self.n_members)
         expected = np.column_stack([_booster_margin(b, check_rows) for b in boosters])
@@ -70,6 +62,22 @@ class CompiledForest:
         return self.raw_margins(X) + self.offset
 
 
+def node_arrays(boosters: list) -> dict[str, np.ndarray]:
+    """All trees of several boosters as flat node arrays: ``feature``, ``split``
+    (float32), ``yes``/``no``/``missing`` (node ids; a leaf links to itself), ``leaf``,
+    ``value`` (leaf value), ``cover``, ``root`` and ``member`` (booster index)."""
+    tables, start = [], 0
+    for member, booster in enumerate(boosters):
+        table = _tree_table(booster, start)
+        tables.append(table.assign(member=member))
+        start += len(table)
+    nodes = pd.concat(tables, ignore_index=True)
+    dtypes = {"feature": np.int64, "split": np.float32, "yes": np.int64, "no": np.int64,
+              "missing": np.int64, "leaf": bool, "value": np.float64, "cover": np.float64,
+              "root": bool, "member": np.int64}
+    return {k: nodes[k].to_numpy(dtype) for k, dtype in dtypes.items()}
+
+
 def _booster_margin(booster, X: np.ndarray) -> np.ndarray:
     return booster.inplace_predict(np.asarray(X, dtype=np.float32), predict_type="margin",
                                    missing=np.nan).astype(float).ravel()
@@ -95,4 +103,5 @@ def _tree_table(booster, start: int) -> pd.DataFrame:
         "split": frame["Split"].fillna(0.0).to_numpy(), "yes": link("Yes"),
         "no": link("No"), "missing": link("Missing"), "leaf": leaf,
         "value": np.where(leaf, frame["Gain"].to_numpy(), 0.0),
+        "cover": frame["Cover"].to_numpy(float),
         "root": (frame["Node"] == 0).to_numpy()})

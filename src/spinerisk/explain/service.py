@@ -60,6 +60,9 @@ class LoadedModel:
 
     def __post_init__(self):
         self.explainer = ModelExplainer(self.model)
+        ensemble = getattr(self.model, ENSEMBLE_ATTRIBUTE, None)
+        if ensemble is not None and hasattr(ensemble, "prepare"):
+            ensemble.prepare()  # once, at load: a server's forked workers share it
 
     @property
     def task(self) -> str:

@@ -50,7 +50,8 @@ from scipy.stats import t as student_t
 from sklearn.base import clone
 
 from spinerisk.explain.contributions import _is_xgboost
-from spinerisk.explain.forest import CompiledForest
+from spinerisk.explain.forest import CompiledForest, node_arrays
+from spinerisk.explain.treeshap import TreeTables
 
 #: Attribute of a fitted RiskModel that carries its ensemble (set by training).
 ENSEMBLE_ATTRIBUTE = "bootstrap_"
@@ -170,25 +171,38 @@ class BootstrapEnsemble:
                          ) -> list[dict[str, float]]:
         """:meth:`contribution_sd` of several records at once (one explainer call per
         member for all of them); each record's values equal its own one-row call's."""
+        explainers, tables = self.prepare()
+        names = explainers[0].groups.variables
+        if tables is not None:  # every member at once, from the tree tables
+            values = tables.grouped(encoded)
+        else:
+            shared_rows = encoded
+            if explainers[0].family == "trees":  # one matrix for every member that shares it
+                from spinerisk.explain.contributions import tree_matrix
+
+                shared_rows = tree_matrix(encoded)
+            # members x rows x variables (a member grouping by other variables is aligned
+            # on the first member's, a variable it lacks contributing 0)
+            values = np.stack([_aligned(explainer.explain_encoded(
+                shared_rows if shared else self._encoded(member, False, records, encoded,
+                                                         pathways)), names)
+                for member, shared, explainer
+                in zip(self.members, self.shares_encoding, explainers)])
+        return [dict(zip(names, values[:, i, :].std(axis=0, ddof=1).tolist()))
+                for i in range(len(records))]
+
+    def prepare(self) -> tuple[list, TreeTables | None]:
+        """The members' explainers and, for small trees on one encoding, their tree
+        tables (:mod:`spinerisk.explain.treeshap`): built on first use, or ahead of the
+        first patient by a server (before it forks its workers)."""
         from spinerisk.explain.model_explainer import ModelExplainer
 
         explainers = getattr(self, "_explainers", None)
         if explainers is None:
             explainers = self._explainers = [ModelExplainer(m) for m in self.members]
-        shared_rows = encoded
-        if explainers[0].family == "trees":  # one matrix for every member that shares it
-            from spinerisk.explain.contributions import tree_matrix
-
-            shared_rows = tree_matrix(encoded)
-        names = explainers[0].groups.variables
-        # members x rows x variables (a member grouping by other variables is aligned on
-        # the first member's, a variable it lacks contributing 0)
-        values = np.stack([_aligned(explainer.explain_encoded(
-            shared_rows if shared else self._encoded(member, False, records, encoded, pathways)),
-            names) for member, shared, explainer
-            in zip(self.members, self.shares_encoding, explainers)])
-        return [dict(zip(names, values[:, i, :].std(axis=0, ddof=1).tolist()))
-                for i in range(len(records))]
+        if not hasattr(self, "_tables"):
+            self._tables = _leaf_tables(self, explainers)
+        return explainers, self._tables
 
     @staticmethod
     def _encoded(member, shared: bool, records, encoded: np.ndarray, pathways) -> np.ndarray:
@@ -223,6 +237,44 @@ class BootstrapEnsemble:
     def predict_interval(self, model, X, level: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
         """Interval for every row of a frame around the main model's risk: (low, high)."""
         return _logit_interval(model.predict_risk(X), self.risks(X), level)
+
+
+def _leaf_tables(ensemble: BootstrapEnsemble, explainers: list) -> TreeTables | None:
+    """Tree tables of the members, when they are small xgboost trees on the main
+    encoding, and only if they reproduce xgboost's own TreeSHAP (checked on
+    rows that take every branch of every split and every missing direction)."""
+    if ensemble.forest is None or explainers[0].family != "trees":
+        return None
+    boosters = [m.estimator_.get_booster() for m in ensemble.members]
+    nodes = node_arrays(boosters)
+    names = explainers[0].groups.variables
+    column = {name: k for k, name in enumerate(names)}
+    targets = [np.array([column.get(e.groups.variables[j], -1)
+                         for j in e.groups.matrix.argmax(axis=1)]) for e in explainers]
+    try:
+        tables = TreeTables(nodes, targets, len(names))
+    except ValueError:  # larger trees: xgboost's recursion, member by member
+        return None
+    rows = _branch_rows(nodes, explainers[0].groups.matrix.shape[0])
+    expected = np.stack([_aligned(e.explain_encoded(rows), names) for e in explainers])
+    scale = max(1.0, float(np.abs(expected).max()))
+    if np.abs(tables.grouped(rows) - expected).max() > 1e-5 * scale:
+        return None
+    return tables
+
+
+def _branch_rows(nodes: dict[str, np.ndarray], n_features: int, n: int = 64) -> np.ndarray:
+    """Rows whose values sit exactly on, just below, or missing at the splits' thresholds
+    (seeded): together they take every direction of the trees' splits."""
+    rng = np.random.default_rng(0)
+    inner = ~nodes["leaf"]
+    rows = np.zeros((n, n_features), dtype=np.float32)
+    for feature in np.unique(nodes["feature"][inner]):
+        splits = nodes["split"][inner & (nodes["feature"] == feature)].astype(np.float32)
+        below = np.nextafter(splits, np.float32(-np.inf))
+        choices = np.concatenate([splits, below, [np.float32(np.nan)]])
+        rows[:, feature] = rng.choice(choices, n)
+    return rows
 
 
 def _aligned(grouped, names: tuple[str, ...]) -> np.ndarray:

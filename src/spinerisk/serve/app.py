@@ -17,6 +17,9 @@ prints, produced by the same :class:`spinerisk.explain.PatientService`.
   identical on the CLI) for a bad record, including non-finite numbers.
 * Every response carries the security headers (:mod:`spinerisk.serve.middleware`).
 * The models are loaded once, at start-up, from the MLflow registry aliases.
+* Concurrent predictions are scored together in micro-batches
+  (:mod:`spinerisk.serve.batching`), each answer equal to the patient's own; 503 with
+  ``Retry-After`` when more requests wait than the worker accepts.
 * Each request is logged with method, route, status, latency, model version and request
   id; an unexpected error with its class name only; never a field value.
 * ``/`` is the clinician page and ``/docs`` a self-contained API reference (the machines
@@ -35,12 +38,13 @@ from fastapi.responses import FileResponse, JSONResponse
 from fastapi.security import APIKeyHeader
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
 from spinerisk.errors import UsageError
+from spinerisk.explain.service import Query
 from spinerisk.schema import SchemaValidationError, validate_record
 from spinerisk.serve import problems as pf
+from spinerisk.serve.batching import DEFAULT_MAX_BATCH, Busy, MicroBatcher, batch_scorer
 from spinerisk.serve.form import form_schema
 from spinerisk.serve.middleware import BodyReader, RequestLog, SecurityHeaders
 
@@ -77,6 +81,7 @@ _ERRORS = {400: _error("Body is not UTF-8 JSON, or nested too deeply."),
            408: _error("Body not received in time."),
            413: _error("Request body too large."),
            415: _error("Content type is not application/json."),
+           503: _error("Too many requests waiting; retry after the Retry-After seconds."),
            422: _error("Invalid request: one entry per problem with field, value, allowed "
                        "range and fix."),
            500: _error("Unexpected error (logged by class name and request id).")}
@@ -105,7 +110,8 @@ def new_api_key() -> str:
 
 
 def create_app(service, api_key: str, max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
-               body_timeout: float = DEFAULT_BODY_TIMEOUT) -> FastAPI:
+               body_timeout: float = DEFAULT_BODY_TIMEOUT,
+               max_batch: int = DEFAULT_MAX_BATCH) -> FastAPI:
     """Build the app around a loaded :class:`spinerisk.explain.PatientService`.
 
     Parameters
@@ -119,6 +125,9 @@ def create_app(service, api_key: str, max_body_bytes: int = DEFAULT_MAX_BODY_BYT
         Largest accepted request body.
     body_timeout : float
         Seconds allowed for receiving a whole request body.
+    max_batch : int
+        Most concurrent predictions scored as one batch (see
+        :mod:`spinerisk.serve.batching`; 1 = one at a time).
     """
     check_api_key(api_key)
     app = FastAPI(title="spinerisk", version="1", docs_url=None, redoc_url=None,
@@ -128,6 +137,8 @@ def create_app(service, api_key: str, max_body_bytes: int = DEFAULT_MAX_BODY_BYT
     header = APIKeyHeader(name="X-API-Key", auto_error=False,
                           description=f"API key (server env {API_KEY_ENV}).")
     form = form_schema(service.tasks(), NOTICE)
+    batcher = MicroBatcher(batch_scorer(service), max_batch=max_batch)
+    app.state.batcher = batcher
 
     def require_key(key: str | None = Depends(header)) -> None:
         if key is None or not hmac.compare_digest(key.encode(), api_key.encode()):
@@ -158,9 +169,13 @@ def create_app(service, api_key: str, max_body_bytes: int = DEFAULT_MAX_BODY_BYT
         drivers for one patient."""
         body = _envelope(pf.read_json(await request.body(),
                                       request.headers.get("content-type")))
-        # in the thread pool: xgboost and numpy release the GIL, so requests overlap
-        result = await run_in_threadpool(service.predict, body.patient, task=body.task,
-                                         alias=body.model)
+        try:  # scored with the requests waiting alongside it (spinerisk.serve.batching)
+            result = await batcher.submit(Query(body.patient, body.task, body.model))
+        except Busy:
+            raise pf.Refused(503, "the server is busy; retry in a moment",
+                             headers={"Retry-After": "1"}) from None
+        if isinstance(result, SchemaValidationError):
+            raise result
         request.scope["state"]["model_version"] = result["model"]["version"]
         return JSONResponse(result)  # already plain JSON types: no re-encoding pass
 
