@@ -40,6 +40,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -318,6 +319,12 @@ def measure_coverage(model, ensemble: BootstrapEnsemble, X: pd.DataFrame, true_r
             "level": level}
 
 
+@lru_cache(maxsize=64)
+def _student_quantile(level: float, df: int) -> float:
+    """Two-sided ``level`` quantile of Student's t (the same few values every call)."""
+    return float(student_t.ppf(0.5 + level / 2, df))
+
+
 def _logit_interval(centre: np.ndarray, members: np.ndarray,
                     level: float) -> tuple[np.ndarray, np.ndarray]:
     """``expit(logit(centre) +- t * RMSE)`` on the logit scale, members along axis 0.
@@ -333,7 +340,7 @@ def _logit_interval(centre: np.ndarray, members: np.ndarray,
     lm = np.ascontiguousarray(logit(np.clip(members, eps, 1 - eps)).T)
     middle = logit(np.clip(centre, eps, 1 - eps))
     rmse = np.sqrt(lm.var(axis=1, ddof=1) + (lm.mean(axis=1) - middle) ** 2)
-    spread = student_t.ppf(0.5 + level / 2, lm.shape[1] - 1) * rmse
+    spread = _student_quantile(level, lm.shape[1] - 1) * rmse
     return expit(middle - spread), expit(middle + spread)
 
 

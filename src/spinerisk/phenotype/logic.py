@@ -12,8 +12,10 @@ finding is never guessed.
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import reduce
 from typing import Any
 
 import numpy as np
@@ -67,6 +69,7 @@ class Observations:
     def __init__(self, columns: Mapping[str, np.ndarray], n: int):
         self._columns = dict(columns)
         self.n = n
+        self._missing: dict[str, np.ndarray] = {}  # per field, computed once
 
     @classmethod
     def from_frame(cls, frame: pd.DataFrame, fields: Iterable[str]) -> Observations:
@@ -96,8 +99,12 @@ class Observations:
 
     def missing(self, name: str) -> np.ndarray:
         """Rows where the field is missing."""
-        column = self._columns[name]
-        return column < 0 if column.dtype.kind == "i" else np.isnan(column)
+        found = self._missing.get(name)
+        if found is None:
+            column = self._columns[name]
+            found = self._missing[name] = (column < 0 if column.dtype.kind == "i"
+                                           else np.isnan(column))
+        return found
 
 
 def _frame_column(spec: Field, frame: pd.DataFrame) -> np.ndarray:
@@ -183,6 +190,7 @@ class Compare(Condition):
         # Category comparisons become a lookup table indexed by level code; the extra
         # last entry (code -1, missing) is False.
         levels = FIELD_BY_NAME[self.field].levels
+        object.__setattr__(self, "_category", FIELD_BY_NAME[self.field].kind == "category")
         if levels is not None:
             table = np.zeros(len(levels) + 1, dtype=bool)
             table[[levels.index(v) for v in _as_list(self.value)]] = True
@@ -190,7 +198,7 @@ class Compare(Condition):
 
     def evaluate(self, obs: Observations, results: Mapping[str, Truth]) -> Truth:
         values, missing = obs.values(self.field), obs.missing(self.field)
-        if FIELD_BY_NAME[self.field].kind == "category":
+        if self._category:
             hit = self._level_table[values]
         elif self.op == "in":
             hit = np.isin(values, _as_list(self.value))
@@ -238,8 +246,8 @@ class All(_Junction):
 
     def evaluate(self, obs: Observations, results: Mapping[str, Truth]) -> Truth:
         truths = [p.evaluate(obs, results) for p in self.parts]
-        true = np.logical_and.reduce([t.true for t in truths])
-        any_false = np.logical_or.reduce([t.false for t in truths])
+        true = reduce(operator.and_, [t.true for t in truths])
+        any_false = reduce(operator.or_, [t.false for t in truths])
         return Truth(true, true | any_false)
 
 
@@ -249,8 +257,8 @@ class AnyOf(_Junction):
 
     def evaluate(self, obs: Observations, results: Mapping[str, Truth]) -> Truth:
         truths = [p.evaluate(obs, results) for p in self.parts]
-        true = np.logical_or.reduce([t.true for t in truths])
-        all_false = np.logical_and.reduce([t.false for t in truths])
+        true = reduce(operator.or_, [t.true for t in truths])
+        all_false = reduce(operator.and_, [t.false for t in truths])
         return Truth(true, true | all_false)
 
 

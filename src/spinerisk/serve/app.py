@@ -140,7 +140,8 @@ def create_app(service, api_key: str, max_body_bytes: int = DEFAULT_MAX_BODY_BYT
     batcher = MicroBatcher(batch_scorer(service), max_batch=max_batch)
     app.state.batcher = batcher
 
-    def require_key(key: str | None = Depends(header)) -> None:
+    async def require_key(key: str | None = Depends(header)) -> None:
+        # async: a plain function would be run in the thread pool, a thread hop per request
         if key is None or not hmac.compare_digest(key.encode(), api_key.encode()):
             raise pf.Refused(401, "missing or wrong API key; send it in the X-API-Key header",
                              headers={"WWW-Authenticate": "APIKey"})

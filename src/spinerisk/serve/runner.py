@@ -100,13 +100,16 @@ def run(app, options: ServeOptions) -> None:
 
 
 def _prefork(config: uvicorn.Config, workers: int) -> None:
-    """Bind once, fork ``workers`` children that accept on the shared socket, restart any
-    that dies, and stop them all on SIGINT/SIGTERM."""
-    bound = config.bind_socket()
-    # uvicorn binds with protocol 0; asyncio sets TCP_NODELAY on accepted connections only
-    # when the protocol says TCP, and without it Nagle's algorithm meets the client's
-    # delayed ACK: ~40 ms added to every keep-alive response.
-    sock = socket.socket(bound.family, bound.type, socket.IPPROTO_TCP, fileno=bound.detach())
+    """Listen, fork ``workers`` children, restart any that dies, and stop them all on
+    SIGINT/SIGTERM.
+
+    Each worker slot has its own listening socket on the one port (``SO_REUSEPORT``), so
+    the kernel spreads new connections over the workers. On one shared socket the
+    worker that wakes first accepts a whole burst of connections, leaving the others
+    idle. The sockets stay open in this process, so a restarted worker takes over its
+    slot's socket and the connections waiting in it.
+    """
+    sockets = _listen(config, workers)
     children: dict[int, int] = {}  # pid -> slot
     stopping = []
 
@@ -116,7 +119,7 @@ def _prefork(config: uvicorn.Config, workers: int) -> None:
             _signal(pid, signal.SIGTERM)
 
     for slot in range(workers):
-        children[_fork_worker(config, sock)] = slot
+        children[_fork_worker(config, sockets[slot])] = slot
     previous = {s: signal.signal(s, stop) for s in (signal.SIGINT, signal.SIGTERM)}
     LOG.info("serving on http://%s:%d with %d workers", config.host, config.port, workers)
     try:
@@ -127,11 +130,45 @@ def _prefork(config: uvicorn.Config, workers: int) -> None:
                 code = os.waitstatus_to_exitcode(status)
                 how = f"signal {-code}" if code < 0 else f"exit code {code}"
                 LOG.error("worker %d exited (%s); starting another", slot, how)
-                children[_fork_worker(config, sock)] = slot
+                children[_fork_worker(config, sockets[slot])] = slot
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
-        sock.close()
+        for sock in set(sockets):
+            sock.close()
+
+
+def _listen(config: uvicorn.Config, workers: int) -> list[socket.socket]:
+    """One listening socket per worker slot (or one shared socket where the system has
+    no ``SO_REUSEPORT``)."""
+    if not hasattr(socket, "SO_REUSEPORT"):
+        return [_tcp(config.bind_socket())] * workers
+    sockets: list[socket.socket] = []
+    port = config.port
+    for _ in range(workers):
+        family = socket.AF_INET6 if ":" in config.host else socket.AF_INET
+        sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        try:
+            sock.bind((config.host, port))
+        except OSError:
+            sock.close()
+            for other in sockets:
+                other.close()
+            raise
+        port = sock.getsockname()[1]  # port 0: the others join the port the first got
+        sock.listen(config.backlog)
+        sock.set_inheritable(True)
+        sockets.append(sock)
+    return sockets
+
+
+def _tcp(bound: socket.socket) -> socket.socket:
+    # uvicorn binds with protocol 0; asyncio sets TCP_NODELAY on accepted connections only
+    # when the protocol says TCP, and without it Nagle's algorithm meets the client's
+    # delayed ACK: ~40 ms added to every keep-alive response.
+    return socket.socket(bound.family, bound.type, socket.IPPROTO_TCP, fileno=bound.detach())
 
 
 def _fork_worker(config: uvicorn.Config, sock: socket.socket) -> int:
