@@ -95,6 +95,8 @@ def _fit_with(src: str, folder: Path, args) -> tuple[Path, list[dict]]:
     """Fit the model with the code of ``src`` (a baseline cannot unpickle a model of ours)
     and return its path and the request records that tree simulates."""
     model_path, records_path = folder / "model.joblib", folder / "records.json"
+    if model_path.exists() and records_path.exists():  # --folder of an earlier run
+        return model_path, json.loads(records_path.read_text())
     folder.mkdir(parents=True, exist_ok=True)
     subprocess.run([sys.executable, __file__, "--fit", str(model_path), "--n", str(args.n),
                     "--trees", str(args.trees), "--members", str(args.members),
@@ -206,6 +208,9 @@ def main() -> None:
     parser.add_argument("--trees", type=int, default=100)
     parser.add_argument("--members", type=int, default=10, help="bootstrap refits")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--folder", help="keep the fitted models here and reuse them when "
+                        "present (same sizes and source trees only); default: a new "
+                        "temporary folder")
     parser.add_argument("--serve", help=argparse.SUPPRESS)
     parser.add_argument("--fit", help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
@@ -221,7 +226,7 @@ def main() -> None:
     servers = [("ours", ours, args.workers)]
     if args.baseline_src:
         servers.insert(0, ("baseline", str(Path(args.baseline_src).resolve()), 1))
-    folder = Path(tempfile.mkdtemp(prefix="bench-serve-"))
+    folder = Path(args.folder) if args.folder else Path(tempfile.mkdtemp(prefix="bench-serve-"))
     started = time.perf_counter()
     fitted = {name: _fit_with(src, folder / name, args) for name, src, _ in servers}
     # the baseline's records (its fields are a subset of ours) so that both servers

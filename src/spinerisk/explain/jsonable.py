@@ -22,10 +22,15 @@ def plain(value: Any) -> Any:
     names = _FIELDS.get(kind)
     if names is None and is_dataclass(value) and not isinstance(value, type):
         names = _FIELDS[kind] = tuple(f.name for f in fields(value))
+    # leaves are answered inline (no call): most of a result's values are atoms
     if names is not None:
-        return {name: plain(getattr(value, name)) for name in names}
+        out = {}
+        for name in names:
+            v = getattr(value, name)
+            out[name] = v if type(v) in _ATOMS else plain(v)
+        return out
     if kind is list or kind is tuple or isinstance(value, (list, tuple)):
-        return [plain(v) for v in value]
+        return [v if type(v) in _ATOMS else plain(v) for v in value]
     if isinstance(value, dict):
-        return {k: plain(v) for k, v in value.items()}
+        return {k: v if type(v) in _ATOMS else plain(v) for k, v in value.items()}
     return value
