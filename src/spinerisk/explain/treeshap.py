@@ -60,14 +60,17 @@ class TreeTables:
         if width > MAX_SPLITS:
             raise ValueError(f"a tree with {width} splits: tables are limited to {MAX_SPLITS}")
         self.width = max(width, 1)
+        slots = max(max(len(t["features"]) for t in trees), 1)
         n_trees = len(trees)
         # per tree and split position: the feature, threshold and missing direction; the
         # padding positions always give 0 (never below -inf, missing goes "no")
         self.feature = np.zeros((n_trees, self.width), dtype=np.int64)
         self.split = np.full((n_trees, self.width), -np.inf, dtype=np.float32)
         self.missing_yes = np.zeros((n_trees, self.width), dtype=bool)
-        self.target = np.full((n_trees, self.width), -1, dtype=np.int64)
-        self.table = np.zeros((n_trees, 2 ** self.width, self.width))
+        # output bin of each tree's feature slot; unused slots go to a discarded last bin
+        self.size = self.n_members * n_outputs
+        self.target = np.full((n_trees, slots), self.size, dtype=np.int64)
+        self.table = np.zeros((n_trees, 2 ** self.width, slots))
         for t, tree in enumerate(trees):
             splits = tree["splits"]
             self.feature[t, :len(splits)] = nodes["feature"][splits]
@@ -90,11 +93,10 @@ class TreeTables:
         values = X[:, self.feature]                                   # n x trees x width
         yes = np.where(np.isnan(values), self.missing_yes, values < self.split)
         code = np.packbits(yes, axis=-1, bitorder="little")[..., 0]   # n x trees
-        found = self.table[np.arange(self.table.shape[0]), code]      # n x trees x width
-        keep = self.target >= 0
-        size = self.n_members * self.n_outputs
-        bins = self.target[keep][None, :] + size * np.arange(n)[:, None]
-        out = np.bincount(bins.ravel(), weights=found[:, keep].ravel(), minlength=n * size)
+        found = self.table[np.arange(self.table.shape[0]), code]      # n x trees x slots
+        bins = self.target.ravel()[None, :] + (self.size + 1) * np.arange(n)[:, None]
+        out = np.bincount(bins.ravel(), weights=found.ravel(), minlength=n * (self.size + 1))
+        out = out.reshape(n, self.size + 1)[:, :self.size]
         return out.reshape(n, self.n_members, self.n_outputs).transpose(1, 0, 2)
 
 

@@ -412,9 +412,22 @@ class _OncePerPatient:
         return self.fields
 
 
+class _Conditions(dict):
+    """Rule id -> :class:`_OncePerPatient`, made when a rule is first read (a patient
+    reads only the rules on the paths of its unassessed ones)."""
+
+    def __init__(self, book: RuleBook):
+        super().__init__()
+        self.book = book
+
+    def __missing__(self, rule_id: str) -> _OncePerPatient:
+        made = self[rule_id] = _OncePerPatient(self.book[rule_id].condition)
+        return made
+
+
 def _blocking(obs: Observations, results: Mapping[str, Truth], unknown: set[str],
               book: RuleBook) -> dict[str, tuple[str, ...]]:
-    conditions = {r.id: _OncePerPatient(r.condition) for r in book.rules}
+    conditions = _Conditions(book)
     return {r.id: tuple(sorted(conditions[r.id].blocking_fields(obs, results, conditions)))
             for r in book.rules if r.id in unknown}
 
