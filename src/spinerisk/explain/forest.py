@@ -45,17 +45,15 @@ class CompiledForest:
     def raw_margins(self, X: np.ndarray) -> np.ndarray:
         """Sum of leaf values per member for each row: shape (n_rows, n_members)."""
         X = np.atleast_2d(np.asarray(X, dtype=np.float32))
-        out = np.empty((X.shape[0], self.n_members))
-        for i, x in enumerate(X):
-            node = self.roots
-            while not self.leaf[node].all():  # leaves point at themselves
-                value = x[self.feature[node]]
-                node = np.where(np.isnan(value), self.missing[node],
-                                np.where(value < self.split[node], self.yes[node],
-                                         self.no[node]))
-            out[i] = np.bincount(self.root_member, weights=self.value[node],
-                                 minlength=self.n_members)
-        return out
+        rows = np.arange(X.shape[0])[:, None]
+        node = np.broadcast_to(self.roots, (X.shape[0], len(self.roots)))
+        while not self.leaf[node].all():  # all rows walk together; leaves point at themselves
+            value = X[rows, self.feature[node]]
+            node = np.where(np.isnan(value), self.missing[node],
+                            np.where(value < self.split[node], self.yes[node], self.no[node]))
+        # one ordered sum per row, so a row's margins do not depend on the other rows
+        return np.stack([np.bincount(self.root_member, weights=self.value[leaves],
+                                     minlength=self.n_members) for leaves in node])
 
     def margins(self, X: np.ndarray) -> np.ndarray:
         """Each member's margin (log-odds or log relative hazard): (n_rows, n_members)."""
