@@ -17,9 +17,13 @@ The same model and the same requests are served by two servers, back to back:
 The model (reoperation, xgboost Cox, calibrated, with a bootstrap ensemble for the
 interval) is fitted once and handed to both servers as a joblib file; no registry.
 
+Besides requests/s and latency, each level reports the CPU time the server (its process
+and workers) and the client spent per request: on a shared machine the rates swing with
+the other jobs, the CPU per request much less.
+
 Run: ``uv run python benchmarks/bench_serve.py --baseline-src /tmp/base/src`` (``--help``
-for sizes). Goal (issue 14): on 2 cores, >= 2x the baseline's requests/s at concurrency 8
-with p99 <= 60 ms.
+for sizes; ``--folder DIR`` keeps the fitted models for the next run). Goal (issue 14):
+on 2 cores, >= 2x the baseline's requests/s at concurrency 8 with p99 <= 60 ms.
 """
 
 from __future__ import annotations

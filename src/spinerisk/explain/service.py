@@ -4,7 +4,9 @@
 and the benchmark all use, so their answers are identical. Models are loaded once;
 each call is plain numpy after validation: one record encoding, xgboost's TreeSHAP (or
 the closed-form linear SHAP), one matrix product to group by clinical variable, and the
-bootstrap members' margins for the interval.
+bootstrap members' margins for the interval. :meth:`PatientService.predict_many` answers
+several patients at once (the server's micro-batches), each answer equal to the patient's
+own :meth:`PatientService.predict`.
 """
 
 from __future__ import annotations

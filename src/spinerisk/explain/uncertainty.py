@@ -27,7 +27,10 @@ the main model's encoding of the record whenever their fitted encodings agree wi
 the training rows (always for the tree learners, whose encoding has nothing to learn);
 tree members are then walked together as one compiled numpy forest
 (:mod:`spinerisk.explain.forest`, checked equal to xgboost when built), so one patient
-costs one encoding and one forest walk.
+costs one encoding and one forest walk; the members' SHAP values for the drivers' noise
+come from one table per tree (:mod:`spinerisk.explain.treeshap`) for small trees. Every
+per-record method has a many-rows form (``risks_of_rows``, ``intervals_of_rows``,
+``contribution_sds``) whose answer for a row equals the one-row call's exactly.
 
 How training calls it::
 
