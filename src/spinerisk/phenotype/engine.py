@@ -32,6 +32,7 @@ NOTICE = "Decision support for research use; not a substitute for clinical judge
 #: Levels of the ``concordance`` feature, in code order.
 CONCORDANCE_LEVELS: tuple[str, ...] = ("concordant", "discordant", "contraindicated")
 _PROCEDURE_LEVELS: tuple[str, ...] = tuple(PROCEDURES)
+_PROCEDURE_INDEX = {p: i for i, p in enumerate(_PROCEDURE_LEVELS)}
 
 
 # --------------------------------------------------------------------------- result
@@ -200,7 +201,7 @@ def _per_procedure(n: int, results: dict[str, Truth],
     for kind, matrix in (("interventions", candidate), ("contraindications", contraindicated)):
         for rule in book.of_kind(kind):
             for procedure in rule.procedures:
-                matrix[:, _PROCEDURE_LEVELS.index(procedure)] |= results[rule.id].true
+                matrix[:, _PROCEDURE_INDEX[procedure]] |= results[rule.id].true
     return candidate, contraindicated
 
 
@@ -293,8 +294,8 @@ def assess_many(cleans: Sequence[dict[str, Any]],
     results = evaluate_rules(obs, book)
     codes = concordance_codes(obs, results, book).tolist()
     ids = list(results)
-    true = np.vstack([results[r].true for r in ids]).T.tolist()  # rows x rules
-    known = np.vstack([results[r].known for r in ids]).T.tolist()
+    true = np.array([results[r].true for r in ids]).T.tolist()  # rows x rules
+    known = np.array([results[r].known for r in ids]).T.tolist()
     out = []
     for i, clean in enumerate(cleans):
         fired = dict(zip(ids, true[i]))

@@ -69,7 +69,10 @@ class Observations:
     def __init__(self, columns: Mapping[str, np.ndarray], n: int):
         self._columns = dict(columns)
         self.n = n
-        self._missing: dict[str, np.ndarray] = {}  # per field, computed once
+        # per field, computed once: missing and known masks, numbers with missing as 0
+        self._missing: dict[str, np.ndarray] = {}
+        self._known: dict[str, np.ndarray] = {}
+        self._filled: dict[str, np.ndarray] = {}
 
     @classmethod
     def from_frame(cls, frame: pd.DataFrame, fields: Iterable[str]) -> Observations:
@@ -104,6 +107,22 @@ class Observations:
             column = self._columns[name]
             found = self._missing[name] = (column < 0 if column.dtype.kind == "i"
                                            else np.isnan(column))
+        return found
+
+    def known(self, name: str) -> np.ndarray:
+        """Rows where the field is recorded."""
+        found = self._known.get(name)
+        if found is None:
+            found = self._known[name] = ~self.missing(name)
+        return found
+
+    def filled(self, name: str) -> np.ndarray:
+        """A number field with its missing values as 0 (compared without NaN, so no
+        floating-point warning state is switched; the rows are discarded as unknown)."""
+        found = self._filled.get(name)
+        if found is None:
+            found = self._filled[name] = np.where(self.missing(name), 0.0,
+                                                  self._columns[name])
         return found
 
 
@@ -197,16 +216,14 @@ class Compare(Condition):
             object.__setattr__(self, "_level_table", table)
 
     def evaluate(self, obs: Observations, results: Mapping[str, Truth]) -> Truth:
-        values, missing = obs.values(self.field), obs.missing(self.field)
-        if self._category:
-            hit = self._level_table[values]
-        elif self.op == "in":
-            hit = np.isin(values, _as_list(self.value))
+        known = obs.known(self.field)
+        if self._category:  # the missing code (-1) reads the table's last entry: False
+            return Truth(self._level_table[obs.values(self.field)], known)
+        if self.op == "in":
+            hit = np.isin(obs.values(self.field), _as_list(self.value))
         else:
-            # a missing value is compared as 0 (never NaN: no floating-point warning
-            # state to switch per comparison) and its result discarded below
-            hit = _COMPARE[self.op](np.where(missing, 0.0, values), self.value)
-        return Truth(hit & ~missing, ~missing)
+            hit = _COMPARE[self.op](obs.filled(self.field), self.value)
+        return Truth(hit & known, known)
 
     def fields(self) -> set[str]:
         return {self.field}
