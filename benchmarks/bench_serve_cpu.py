@@ -31,7 +31,7 @@ def main() -> None:
     args = parser.parse_args()
     import joblib
 
-    import spinerisk.phenotype as phenotype
+    from spinerisk import phenotype
     from spinerisk.explain.service import LoadedModel, PatientService
 
     model = joblib.load(Path(args.folder) / "model.joblib")
@@ -65,8 +65,7 @@ def _best(loaded, records, size: int, batched: bool) -> tuple[dict[str, float], 
 def _steps(loaded, batch: list[dict], steps: dict[str, float], batched: bool) -> None:
     """One batch through the same calls as ``predict_many`` (one by one when not
     ``batched``), adding each step's CPU seconds to ``steps``."""
-    import spinerisk.phenotype as phenotype
-    from spinerisk import schema
+    from spinerisk import phenotype, schema
     from spinerisk.explain.jsonable import plain
     from spinerisk.explain.local import explain_patient
     from spinerisk.explain.service import pathway_feature_values
