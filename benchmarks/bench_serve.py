@@ -75,9 +75,10 @@ def _fit(path: Path, n: int, trees: int, members: int, seed: int) -> list[dict]:
             for r in rows.to_dict("records")]
 
 
-def serve(model_path: str, port: int, workers: int) -> None:
+def serve(model_path: str, port: int, workers: int, stub: bool = False) -> None:
     """Server process: load the model, build the app of whichever ``spinerisk`` is on the
-    path, and serve it as that tree's ``spinerisk serve`` would."""
+    path, and serve it as that tree's ``spinerisk serve`` would. ``stub``: every request
+    gets one answer computed at start (the HTTP layer's cost alone)."""
     import joblib
     import uvicorn
 
@@ -86,7 +87,12 @@ def serve(model_path: str, port: int, workers: int) -> None:
 
     loaded = LoadedModel(joblib.load(model_path), "spinerisk-reoperation", "1", "bench",
                          "models:/spinerisk-reoperation@bench")
-    app = create_app(PatientService([loaded]), api_key=KEY)
+    service = PatientService([loaded])
+    if stub:
+        records = json.loads((Path(model_path).parent / "records.json").read_text())
+        answer = service.predict(records[0])
+        service.predict_many = lambda queries, interval=True: [answer for _ in queries]
+    app = create_app(service, api_key=KEY)
     try:
         from spinerisk.serve.runner import ServeOptions, run
     except ImportError:  # the baseline tree: one uvicorn process, as its CLI ran it
@@ -109,13 +115,14 @@ def _fit_with(src: str, folder: Path, args) -> tuple[Path, list[dict]]:
     return model_path, json.loads(records_path.read_text())
 
 
-def _start(src: str, model_path: Path, workers: int, log: Path) -> tuple[subprocess.Popen, int]:
+def _start(src: str, model_path: Path, workers: int, log: Path,
+           stub: bool = False) -> tuple[subprocess.Popen, int]:
     with socket.socket() as s:
         s.bind((HOST, 0))
         port = s.getsockname()[1]
     env = {**os.environ, "PYTHONPATH": src, "OMP_NUM_THREADS": "1"}
     command = [sys.executable, __file__, "--serve", str(model_path), "--port", str(port),
-               "--workers", str(workers)]
+               "--workers", str(workers), *(["--stub"] if stub else [])]
     with open(log, "w") as sink:
         process = subprocess.Popen(command, env=env, stdout=sink, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 120
@@ -215,12 +222,14 @@ def main() -> None:
     parser.add_argument("--folder", help="keep the fitted models here and reuse them when "
                         "present (same sizes and source trees only); default: a new "
                         "temporary folder")
+    parser.add_argument("--stub", action="store_true", help="ours answers every request "
+                        "with one precomputed answer: the cost of the HTTP layer alone")
     parser.add_argument("--serve", help=argparse.SUPPRESS)
     parser.add_argument("--fit", help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
-        serve(args.serve, args.port, args.workers)
+        serve(args.serve, args.port, args.workers, args.stub)
         return
     if args.fit:
         records = _fit(Path(args.fit), args.n, args.trees, args.members, args.seed)
@@ -243,7 +252,8 @@ def main() -> None:
     results: dict[str, list[list[dict]]] = {name: [] for name, _, _ in servers}
     for _ in range(args.rounds):
         for name, src, workers in servers:
-            process, port = _start(src, fitted[name][0], workers, folder / f"{name}.log")
+            process, port = _start(src, fitted[name][0], workers, folder / f"{name}.log",
+                                   stub=args.stub and name == "ours")
             try:
                 results[name].append(_measure(port, bodies, args.requests, process.pid))
             finally:
