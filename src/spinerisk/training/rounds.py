@@ -9,6 +9,14 @@ curves are averaged over folds. Growth stops once the mean curve has not improve
 ``n_estimators``, and the trial's score is the usual mean held-out loss of the boosters
 truncated to that many rounds. Only the rows given (an outer fold's training part, or all
 rows for the final model) are used: held-out outer rows never choose the rounds.
+
+Pruning per boosting round: every :data:`REPORT_EVERY` rounds the mean held-out curve is
+reported to the study (step = rounds grown), whose pruner may stop the trial there, before
+its remaining rounds are grown (a trial is otherwise only judged once all its rounds are
+grown). The median rule compares trials at the same round, so a slow learner (small
+``learning_rate``) is judged on its early rounds: that is the price of not growing every
+hopeless trial to the end. With pruning off the reports change nothing: the trial's
+rounds and score are those computed without them.
 """
 
 from __future__ import annotations
@@ -26,6 +34,8 @@ from spinerisk.training.data import TaskData
 from spinerisk.training.scoring import Report, held_out_loss
 
 XGB_LEARNERS = ("xgboost", "xgboost_cox")
+#: rounds between two reports of the mean held-out curve to the study's pruner
+REPORT_EVERY = 10
 _METRIC = {"xgboost": "logloss", "xgboost_cox": "cox-nloglik"}
 
 
@@ -63,12 +73,15 @@ class _Fold:
 
 
 def choose_rounds(task: TaskSpec, learner: str, params: dict[str, Any], data: TaskData,
-                  folds: Folds, seed: int, patience: int, n_knots: int = 4) -> RoundsChoice:
+                  folds: Folds, seed: int, patience: int, n_knots: int = 4,
+                  report: Report | None = None) -> RoundsChoice:
     """Grow one booster per inner fold, at most ``params['n_estimators']`` rounds, and
     choose the rounds on the mean held-out curve (see module docstring).
 
     ``data.X`` holds the task's predictors as the runner prepares them (care-pathway
     features joined), as :func:`spinerisk.training.scoring.cv_loss` expects.
+    ``report(rounds, mean_held_out_loss)`` is called every :data:`REPORT_EVERY` rounds;
+    it may raise (the study's pruner) to stop the growth there.
     """
     if learner not in XGB_LEARNERS:
         raise ValueError(f"early stopping needs an xgboost learner ({', '.join(XGB_LEARNERS)}); "
@@ -85,6 +98,8 @@ def choose_rounds(task: TaskSpec, learner: str, params: dict[str, Any], data: Ta
     best = 0
     for round_ in range(estimator.get_num_boosting_rounds()):
         curve.append(float(np.mean([_grow(fit, round_) for fit in fits])))
+        if report is not None and (round_ + 1) % REPORT_EVERY == 0:
+            report(round_ + 1, curve[round_])
         if curve[round_] < curve[best]:  # strict, as xgboost's EarlyStopping: first minimum
             best = round_
         elif round_ - best >= patience:
@@ -99,11 +114,10 @@ def early_stopped_loss(task: TaskSpec, learner: str, params: dict[str, Any], dat
                        folds: Folds, seed: int, patience: int, n_knots: int = 4,
                        report: Report | None = None) -> tuple[float, dict[str, int]]:
     """The trial's score and its chosen rounds, ``(loss, {"n_estimators": rounds})``;
-    ``report(k, running_mean)`` per fold as :func:`~spinerisk.training.scoring.cv_loss`."""
-    choice = choose_rounds(task, learner, params, data, folds, seed, patience, n_knots)
-    if report is not None:
-        for k in range(len(choice.fold_losses)):
-            report(k, float(np.mean(choice.fold_losses[:k + 1])))
+    ``report`` receives the mean held-out curve every :data:`REPORT_EVERY` rounds
+    (pruning per boosting round, module docstring)."""
+    choice = choose_rounds(task, learner, params, data, folds, seed, patience, n_knots,
+                           report=report)
     return choice.loss, {"n_estimators": choice.n_estimators}
 
 
