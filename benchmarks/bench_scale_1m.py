@@ -62,6 +62,8 @@ class Phases:
         self.cpu: dict[str, float] = defaultdict(float)
         self.peak: dict[str, int] = defaultdict(int)
         self.calls: dict[str, int] = defaultdict(int)
+        #: boosting work: rows x rounds grown (a measure of the work that load does not blur)
+        self.row_rounds: dict[str, int] = defaultdict(int)
         self.stack: list[list] = []  # [name, started, cpu started, child s, child cpu s]
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._sample, args=(interval_s,), daemon=True)
@@ -102,6 +104,10 @@ class Phases:
                 self.stack[-1][3] += total
                 self.stack[-1][4] += cpu
 
+    def grew(self, rows: int) -> None:
+        """One boosting round on ``rows`` rows, in the innermost phase."""
+        self.row_rounds[self.stack[-1][0] if self.stack else "other"] += rows
+
     def stop(self) -> None:
         self._stop.set()
         self._thread.join()
@@ -109,6 +115,8 @@ class Phases:
 
 def instrument(phases: Phases) -> None:
     """Wrap the runner's steps (by name, so any version of the code is measured alike)."""
+    import xgboost as xgb
+
     from spinerisk.explain import uncertainty
     from spinerisk.models import RiskModel
     from spinerisk.training import runner
@@ -136,6 +144,13 @@ def instrument(phases: Phases) -> None:
     wrap(runner.Fitter, "fit", "fit")
     wrap(RiskModel, "_out_of_fold_margin", "calibration")
     wrap(uncertainty, "fit_bootstrap_ensemble", "ensemble")
+    update = xgb.Booster.update  # every round of every fit (xgb.train calls it)
+
+    def counted(booster, dtrain, *args, **kwargs):
+        phases.grew(dtrain.num_row())
+        return update(booster, dtrain, *args, **kwargs)
+
+    xgb.Booster.update = counted
 
 
 def config_for(args):
@@ -183,8 +198,10 @@ def measure(args) -> dict:
             "code": str(Path(runner.__file__).resolve().parents[2]),
             "wall_s": wall, "cpu_s": cpu, "load_average": os.getloadavg(),
             "peak_rss_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20,
+            "row_rounds_m": sum(phases.row_rounds.values()) / 1e6,
             "phases": {name: {"seconds": phases.seconds[name], "cpu_s": phases.cpu[name],
                               "calls": phases.calls[name],
+                              "row_rounds_m": phases.row_rounds[name] / 1e6,
                               "peak_rss_gb": phases.peak[name] / 2**30}
                        for name in sorted(phases.seconds, key=phases.seconds.get,
                                           reverse=True)},
@@ -196,10 +213,16 @@ def show(out: dict) -> None:
           f"({out['events']:,} events); config {out['config']}; code {out['code']}")
     print(f"wall {out['wall_s']:.1f} s, process CPU {out['cpu_s']:.1f} s, peak RSS "
           f"{out['peak_rss_gb']:.2f} GB, load average at the end {out['load_average']}")
-    print(f"{'phase':<22}{'seconds':>10}{'share':>8}{'CPU s':>9}{'calls':>7}{'peak GB':>9}")
+    print(f"boosting work {out['row_rounds_m']:,.1f} M row-rounds (rows x rounds grown)")
+    print(f"{'phase':<22}{'seconds':>10}{'share':>8}{'CPU s':>9}{'M row-rounds':>14}"
+          f"{'calls':>7}{'peak GB':>9}")
     for name, p in out["phases"].items():
         print(f"{name:<22}{p['seconds']:>10.1f}{p['seconds'] / out['wall_s']:>8.0%}"
-              f"{p['cpu_s']:>9.1f}{p['calls']:>7}{p['peak_rss_gb']:>9.2f}")
+              f"{p['cpu_s']:>9.1f}{p['row_rounds_m']:>14.1f}{p['calls']:>7}"
+              f"{p['peak_rss_gb']:>9.2f}")
+    rest = out["wall_s"] - sum(p["seconds"] for p in out["phases"].values())
+    print(f"{'(outside the phases)':<22}{rest:>10.1f}{rest / out['wall_s']:>8.0%}  "
+          "sample-size check, tracking run set-up, imports")
 
 
 def compare(a: dict, b: dict) -> None:

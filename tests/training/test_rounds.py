@@ -195,3 +195,22 @@ def test_pruning_off_reproduces_the_unreported_result(make_config, seed, monkeyp
         assert trial["state"] == "COMPLETE"
         assert trial["value"] == alone.loss
         assert trial["params"]["n_estimators"] == alone.n_estimators
+
+
+def test_matrices_kept_across_trials_give_the_same_trials(prepared, seed, monkeypatch):
+    """A study's trials share the inner folds' matrices (built once per fold) and still
+    grow exactly the trees, curves and scores of matrices built afresh."""
+    learner, task, data, folds = prepared
+    trials = [{**FAST, "n_estimators": 40, "n_jobs": 1},
+              {**FAST, "n_estimators": 30, "max_depth": 2, "learning_rate": 0.1, "n_jobs": 1}]
+    fresh = [rounds.choose_rounds(task, learner, p, data, folds, seed, patience=10)
+             for p in trials]
+    built, build = [], rounds._matrices
+    monkeypatch.setattr(rounds, "_matrices", lambda *a: built.append(1) or build(*a))
+    kept = rounds.FoldMatrices()
+    shared = [rounds.choose_rounds(task, learner, p, data, folds, seed, patience=10,
+                                   matrices=kept) for p in trials]
+    assert len(built) == len(folds.splits)  # the second trial built nothing
+    for a, b in zip(fresh, shared):
+        np.testing.assert_array_equal(a.curve, b.curve)
+        assert (a.n_estimators, a.fold_losses) == (b.n_estimators, b.fold_losses)

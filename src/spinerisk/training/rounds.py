@@ -17,11 +17,18 @@ grown). The median rule compares trials at the same round, so a slow learner (sm
 ``learning_rate``) is judged on its early rounds: that is the price of not growing every
 hopeless trial to the end. With pruning off the reports change nothing: the trial's
 rounds and score are those computed without them.
+
+Matrices built once per study: the encoding of the xgboost learners learns nothing from
+the hyperparameters, so a :class:`FoldMatrices` given to the trials of one study (the
+runner does) keeps each inner fold's encoded rows and xgboost matrices for the next
+trial; only a booster is new. The trees, curves and scores are those of matrices built
+afresh (tested).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -72,16 +79,36 @@ class _Fold:
     held_data: TaskData
 
 
+class FoldMatrices:
+    """Inner folds' encoded rows and xgboost matrices, kept for the trials of one study.
+
+    Valid for one ``(data, folds)`` pair: a study's trials all score the same rows on the
+    same inner folds. Keys are the fold and what the matrices depend on (the quantile
+    sketch's ``max_bin`` and whether ``hist`` quantises them); the matrices hold as much
+    memory as one trial's, kept between trials instead of rebuilt.
+    """
+
+    def __init__(self) -> None:
+        self._built: dict[tuple, tuple] = {}
+
+    def get(self, key: tuple, build):
+        if key not in self._built:
+            self._built[key] = build()
+        return self._built[key]
+
+
 def choose_rounds(task: TaskSpec, learner: str, params: dict[str, Any], data: TaskData,
                   folds: Folds, seed: int, patience: int, n_knots: int = 4,
-                  report: Report | None = None) -> RoundsChoice:
+                  report: Report | None = None,
+                  matrices: FoldMatrices | None = None) -> RoundsChoice:
     """Grow one booster per inner fold, at most ``params['n_estimators']`` rounds, and
     choose the rounds on the mean held-out curve (see module docstring).
 
     ``data.X`` holds the task's predictors as the runner prepares them (care-pathway
     features joined), as :func:`spinerisk.training.scoring.cv_loss` expects.
     ``report(rounds, mean_held_out_loss)`` is called every :data:`REPORT_EVERY` rounds;
-    it may raise (the study's pruner) to stop the growth there.
+    it may raise (the study's pruner) to stop the growth there. ``matrices`` keeps the
+    folds' matrices for the study's next trial (module docstring).
     """
     if learner not in XGB_LEARNERS:
         raise ValueError(f"early stopping needs an xgboost learner ({', '.join(XGB_LEARNERS)}); "
@@ -92,8 +119,12 @@ def choose_rounds(task: TaskSpec, learner: str, params: dict[str, Any], data: Ta
     # whatever the number and order of folds
     booster_params = {**estimator.get_xgb_params(), "eval_metric": _METRIC[learner],
                       "seed_per_iteration": True}
-    fits = [_fold(task, learner, booster_params, data, train, test, n_knots)
-            for train, test in folds.splits]
+    matrices = FoldMatrices() if matrices is None else matrices
+    hist = booster_params.get("tree_method") == "hist"
+    fits = [_fold(booster_params, *matrices.get(
+                (k, hist, booster_params.get("max_bin")),
+                partial(_matrices, task, learner, booster_params, data, train, test, n_knots)))
+            for k, (train, test) in enumerate(folds.splits)]
     curve: list[float] = []
     best = 0
     for round_ in range(estimator.get_num_boosting_rounds()):
@@ -112,19 +143,21 @@ def choose_rounds(task: TaskSpec, learner: str, params: dict[str, Any], data: Ta
 
 def early_stopped_loss(task: TaskSpec, learner: str, params: dict[str, Any], data: TaskData,
                        folds: Folds, seed: int, patience: int, n_knots: int = 4,
-                       report: Report | None = None) -> tuple[float, dict[str, int]]:
+                       report: Report | None = None,
+                       matrices: FoldMatrices | None = None) -> tuple[float, dict[str, int]]:
     """The trial's score and its chosen rounds, ``(loss, {"n_estimators": rounds})``;
     ``report`` receives the mean held-out curve every :data:`REPORT_EVERY` rounds
-    (pruning per boosting round, module docstring)."""
+    (pruning per boosting round), ``matrices`` keeps the folds' matrices for the study's
+    next trial (module docstring)."""
     choice = choose_rounds(task, learner, params, data, folds, seed, patience, n_knots,
-                           report=report)
+                           report=report, matrices=matrices)
     return choice.loss, {"n_estimators": choice.n_estimators}
 
 
-def _fold(task: TaskSpec, learner: str, booster_params: dict[str, Any], data: TaskData,
-          train: np.ndarray, test: np.ndarray, n_knots: int) -> _Fold:
-    """One inner fold's matrices (preprocessing fitted on its training rows) and booster,
-    built as the scikit-learn wrapper builds them so the trees equal a ``RiskModel`` fit."""
+def _matrices(task: TaskSpec, learner: str, booster_params: dict[str, Any], data: TaskData,
+              train: np.ndarray, test: np.ndarray, n_knots: int) -> tuple:
+    """One inner fold's matrices (preprocessing fitted on its training rows), built as the
+    scikit-learn wrapper builds them so the trees equal a ``RiskModel`` fit."""
     import xgboost as xgb
 
     fit, held = data.subset(train), data.subset(test)
@@ -139,8 +172,15 @@ def _fold(task: TaskSpec, learner: str, booster_params: dict[str, Any], data: Ta
     # the held-out rows keep their raw values, as a fitted model predicts them (and a plain
     # DMatrix evaluates several times faster per round than a quantised one)
     dheld = xgb.DMatrix(held_Z, _label(task, learner, held), missing=np.nan, nthread=threads)
-    booster = xgb.Booster(booster_params, [dtrain, dheld])
-    return _Fold(booster, dtrain, dheld, held_Z, held)
+    return dtrain, dheld, held_Z, held
+
+
+def _fold(booster_params: dict[str, Any], dtrain, dheld, held_Z: np.ndarray,
+          held: TaskData) -> _Fold:
+    """A fresh booster on one inner fold's matrices."""
+    import xgboost as xgb
+
+    return _Fold(xgb.Booster(booster_params, [dtrain, dheld]), dtrain, dheld, held_Z, held)
 
 
 def _label(task: TaskSpec, learner: str, data: TaskData) -> np.ndarray:
