@@ -34,6 +34,14 @@ Today's path (the code before this work):
     PYTHONPATH=/tmp/base/src uv run python benchmarks/bench_scale_1m.py --n 50000 ...
 Metrics against today's path on a 20k subsample: run both with ``--n 20000 --json F``
 and compare the ``metrics`` of the two files (``--compare A.json B.json``).
+
+Projection to the full config at another size (``--project F.json --to 1000000``): the
+boosting work (rows x rounds) measured per tuning trial, per model fit and per ensemble
+member is scaled to the config's trials and members and to ``--to`` rows (linearly: it
+assumes a trial grows as many rounds on more rows, which is optimistic), and turned into
+seconds with ``--seconds-per-m`` (seconds per million row-rounds, from ``--throughput N``:
+one boosting fit on N simulated rows with the config's predictors on this machine's
+threads). Other phases are scaled linearly in rows from their measured seconds.
 """
 
 from __future__ import annotations
@@ -237,6 +245,55 @@ def compare(a: dict, b: dict) -> None:
               f"{mb['estimate'] - ma['estimate']:>10.4f}{half:>15.4f}")
 
 
+TUNING = ("outer.tuning", "iecv.tuning", "final.tuning")
+FITS = ("outer.fit", "outer.calibration", "iecv.fit", "iecv.calibration", "final.fit",
+        "final.calibration")
+ENSEMBLE = ("ensemble", "ensemble.calibration")
+
+
+def throughput(n: int, config_path: str, rounds: int = 50) -> float:
+    """Seconds per million row-rounds of one xgboost fit on ``n`` simulated rows."""
+    from spinerisk.models import RiskModel
+    from spinerisk.training import load_config
+    from spinerisk.training.runner import prepare
+
+    config = load_config(config_path)
+    sim = config.data.simulate.model_copy(update={"n": n})
+    config = config.model_copy(update={"data": config.data.model_copy(update={"simulate": sim})})
+    task, data, _ = prepare(config)
+    model = RiskModel(task, "xgboost", params={"n_estimators": rounds}, calibration="none")
+    started, cpu = time.perf_counter(), time.process_time()
+    model.fit(data.X, data.y)
+    wall, cpu = time.perf_counter() - started, time.process_time() - cpu
+    work = data.n * rounds / 1e6
+    print(f"{data.n:,} rows x {rounds} rounds: {wall:.1f} s wall, {cpu:.1f} s CPU "
+          f"(load average {os.getloadavg()[0]:.1f}): {wall / work:.3f} s per M row-rounds "
+          f"(wall), {cpu / work:.3f} CPU s")
+    return wall / work
+
+
+def project(out: dict, rows: int, seconds_per_m: float, trials: int, members: int) -> None:
+    """The full config's boosting work and time at ``rows`` from one measured run."""
+    phases, cfg = out["phases"], out["config"]
+    scale = rows / out["rows"]
+
+    def work(names):
+        return sum(phases.get(k, {}).get("row_rounds_m", 0.0) for k in names)
+
+    parts = {"tuning": work(TUNING) * trials / cfg["n_trials"] * scale,
+             "outer, site and final fits": work(FITS) * scale,
+             "ensemble": work(ENSEMBLE) * members / max(cfg["members"], 1) * scale}
+    other = sum(p["seconds"] for k, p in phases.items()
+                if k not in TUNING + FITS + ENSEMBLE) * scale
+    total = sum(parts.values()) * seconds_per_m + other
+    print(f"projection from {out['rows']:,} rows ({out['code']}) to {rows:,} rows, "
+          f"{trials} trials, {members} members, {seconds_per_m:.3f} s per M row-rounds:")
+    for name, m in parts.items():
+        print(f"  {name:<28}{m:>12,.0f} M row-rounds {m * seconds_per_m / 60:>8.1f} min")
+    print(f"  {'other phases (linear)':<28}{'':>27}{other / 60:>8.1f} min")
+    print(f"  {'total':<28}{sum(parts.values()):>12,.0f} M row-rounds {total / 60:>8.1f} min")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--config", default="configs/response_xgboost.yaml")
@@ -249,9 +306,24 @@ def main() -> None:
     parser.add_argument("--json", type=Path, help="write the measurements here")
     parser.add_argument("--compare", nargs=2, type=Path, metavar=("A", "B"),
                         help="compare the metrics of two --json files and exit")
+    parser.add_argument("--throughput", type=int, metavar="N",
+                        help="time one boosting fit on N rows and exit")
+    parser.add_argument("--project", type=Path, help="project a --json file (see above)")
+    parser.add_argument("--to", type=int, default=1_000_000, help="rows to project to")
+    parser.add_argument("--seconds-per-m", type=float, help="from --throughput")
     args = parser.parse_args()
     if args.compare:
         compare(*(json.loads(p.read_text()) for p in args.compare))
+        return
+    if args.throughput:
+        throughput(args.throughput, args.config)
+        return
+    if args.project:
+        from spinerisk.training import load_config
+
+        full = load_config(args.config)
+        project(json.loads(args.project.read_text()), args.to, args.seconds_per_m,
+                full.search.n_trials, full.uncertainty.bootstrap_members)
         return
     out = measure(args)
     show(out)

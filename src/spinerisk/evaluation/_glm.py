@@ -183,17 +183,15 @@ def logistic_batch(
 
 
 def row_products(W: np.ndarray, M: np.ndarray) -> np.ndarray:
-    """``W @ M`` computed one row of ``W`` at a time.
+    """``W @ M`` with each row of ``W`` summed on its own.
 
-    A matrix product's kernel groups rows, so a row's last bits would depend on how many
-    rows share the call; one row at a time, a bootstrap replicate's value depends on its
-    own weights only, and computing the replicates in chunks (bounded memory) gives exactly
-    the numbers of one batch.
+    A BLAS matrix product groups rows, so a row's last bits would depend on how many rows
+    share the call; numpy's own einsum loop sums each row alone, so a bootstrap
+    replicate's value depends on its own weights only and computing the replicates in
+    chunks (bounded memory) gives exactly the numbers of one batch. It also avoids
+    OpenBLAS's threads, which crawl on a loaded machine.
     """
-    W = np.atleast_2d(W)
-    if W.shape[0] == 0:
-        return np.empty((0, *M.shape[1:]))
-    return np.stack([w @ M for w in W])
+    return np.einsum("ij,j...->i...", np.atleast_2d(W), M)
 
 
 def _newton(x, y, W, a, b, fit_slope, tol, max_iter) -> None:
