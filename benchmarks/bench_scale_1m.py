@@ -35,13 +35,17 @@ Today's path (the code before this work):
 Metrics against today's path on a 20k subsample: run both with ``--n 20000 --json F``
 and compare the ``metrics`` of the two files (``--compare A.json B.json``).
 
+``--kept-matrices N``: CPU seconds of one 4-trial study at N rows with the inner folds'
+matrices kept across trials (``training.rounds.FoldMatrices``) and rebuilt for each trial.
+
 Projection to the full config at another size (``--project F.json --to 1000000``): the
 boosting work (rows x rounds) measured per tuning trial, per model fit and per ensemble
 member is scaled to the config's trials and members and to ``--to`` rows (linearly: it
 assumes a trial grows as many rounds on more rows, which is optimistic), and turned into
 seconds with ``--seconds-per-m`` (seconds per million row-rounds, from ``--throughput N``:
 one boosting fit on N simulated rows with the config's predictors on this machine's
-threads). Other phases are scaled linearly in rows from their measured seconds.
+threads). Other phases are scaled linearly in rows from their measured CPU seconds (the
+wall seconds of a loaded machine would inflate them).
 """
 
 from __future__ import annotations
@@ -251,7 +255,7 @@ FITS = ("outer.fit", "outer.calibration", "iecv.fit", "iecv.calibration", "final
 ENSEMBLE = ("ensemble", "ensemble.calibration")
 
 
-def throughput(n: int, config_path: str, rounds: int = 50) -> float:
+def throughput(n: int, config_path: str, rounds: int = 200) -> float:
     """Seconds per million row-rounds of one xgboost fit on ``n`` simulated rows."""
     from spinerisk.models import RiskModel
     from spinerisk.training import load_config
@@ -272,6 +276,36 @@ def throughput(n: int, config_path: str, rounds: int = 50) -> float:
     return wall / work
 
 
+def kept_matrices(n: int, config_path: str, trials: int = 4, repeats: int = 2) -> None:
+    """CPU seconds of one study with the inner folds' matrices kept across trials and
+    rebuilt for each trial (the path before), alternating; same best trial checked."""
+    from spinerisk.training import load_config, rounds, runner
+    from spinerisk.training.runner import Fitter, prepare
+
+    class Rebuilt(rounds.FoldMatrices):
+        def get(self, key, build):
+            return build()
+
+    config = load_config(config_path)
+    sim = config.data.simulate.model_copy(update={"n": n})
+    config = config.model_copy(update={
+        "data": config.data.model_copy(update={"simulate": sim}),
+        "search": config.search.model_copy(update={"n_trials": trials, "storage": ":memory:"})})
+    task, data, _ = prepare(config)
+    kept = runner.FoldMatrices
+    seen = defaultdict(list)
+    for _ in range(repeats):
+        for label, cls in (("rebuilt", Rebuilt), ("kept", kept)):
+            runner.FoldMatrices = cls
+            cpu = time.process_time()
+            result = Fitter(config, task, label, progress=False).study(data, "final")
+            seen[label].append((time.process_time() - cpu, result.best_value))
+    runner.FoldMatrices = kept
+    for label, runs in seen.items():
+        print(f"{label}: CPU s {', '.join(f'{c:.1f}' for c, _ in runs)}; best value "
+              f"{runs[0][1]!r}")
+
+
 def project(out: dict, rows: int, seconds_per_m: float, trials: int, members: int) -> None:
     """The full config's boosting work and time at ``rows`` from one measured run."""
     phases, cfg = out["phases"], out["config"]
@@ -283,14 +317,14 @@ def project(out: dict, rows: int, seconds_per_m: float, trials: int, members: in
     parts = {"tuning": work(TUNING) * trials / cfg["n_trials"] * scale,
              "outer, site and final fits": work(FITS) * scale,
              "ensemble": work(ENSEMBLE) * members / max(cfg["members"], 1) * scale}
-    other = sum(p["seconds"] for k, p in phases.items()
+    other = sum(p["cpu_s"] for k, p in phases.items()
                 if k not in TUNING + FITS + ENSEMBLE) * scale
     total = sum(parts.values()) * seconds_per_m + other
     print(f"projection from {out['rows']:,} rows ({out['code']}) to {rows:,} rows, "
           f"{trials} trials, {members} members, {seconds_per_m:.3f} s per M row-rounds:")
     for name, m in parts.items():
         print(f"  {name:<28}{m:>12,.0f} M row-rounds {m * seconds_per_m / 60:>8.1f} min")
-    print(f"  {'other phases (linear)':<28}{'':>27}{other / 60:>8.1f} min")
+    print(f"  {'other phases (CPU, linear)':<28}{'':>27}{other / 60:>8.1f} min")
     print(f"  {'total':<28}{sum(parts.values()):>12,.0f} M row-rounds {total / 60:>8.1f} min")
 
 
@@ -308,6 +342,8 @@ def main() -> None:
                         help="compare the metrics of two --json files and exit")
     parser.add_argument("--throughput", type=int, metavar="N",
                         help="time one boosting fit on N rows and exit")
+    parser.add_argument("--kept-matrices", type=int, metavar="N",
+                        help="CPU of one study at N rows, matrices kept vs rebuilt, and exit")
     parser.add_argument("--project", type=Path, help="project a --json file (see above)")
     parser.add_argument("--to", type=int, default=1_000_000, help="rows to project to")
     parser.add_argument("--seconds-per-m", type=float, help="from --throughput")
@@ -317,6 +353,9 @@ def main() -> None:
         return
     if args.throughput:
         throughput(args.throughput, args.config)
+        return
+    if args.kept_matrices:
+        kept_matrices(args.kept_matrices, args.config)
         return
     if args.project:
         from spinerisk.training import load_config
