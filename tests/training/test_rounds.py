@@ -6,6 +6,8 @@ spinerisk's own proper score, so xgboost's evaluation metric and the round-by-ro
 growth of the folds are both checked against an independent path.
 """
 
+import pickle
+
 import numpy as np
 import pytest
 
@@ -214,3 +216,9 @@ def test_matrices_kept_across_trials_give_the_same_trials(prepared, seed, monkey
     for a, b in zip(fresh, shared):
         np.testing.assert_array_equal(a.curve, b.curve)
         assert (a.n_estimators, a.fold_losses) == (b.n_estimators, b.fold_losses)
+    # a copy for another process (xgboost's matrices do not pickle) builds its own
+    copy = pickle.loads(pickle.dumps(kept))
+    again = rounds.choose_rounds(task, learner, trials[0], data, folds, seed, patience=10,
+                                 matrices=copy)
+    assert len(built) == 2 * len(folds.splits)
+    np.testing.assert_array_equal(again.curve, fresh[0].curve)

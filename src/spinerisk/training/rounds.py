@@ -96,6 +96,11 @@ class FoldMatrices:
             self._built[key] = build()
         return self._built[key]
 
+    def __getstate__(self) -> dict:
+        # xgboost's matrices do not pickle: a copy sent to another process (a Dask worker)
+        # starts empty and builds its own
+        return {"_built": {}}
+
 
 def choose_rounds(task: TaskSpec, learner: str, params: dict[str, Any], data: TaskData,
                   folds: Folds, seed: int, patience: int, n_knots: int = 4,
