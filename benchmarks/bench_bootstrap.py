@@ -6,7 +6,12 @@ plain Python loop over replicates calling scikit-learn / statsmodels-free numpy 
 calibration fits). Prints wall times, the ratio, and the largest difference between the
 two sets of replicate values (same resampled rows in both).
 
+Memory (``--memory-rows N``): tracemalloc's peak of a 100-replicate bootstrap of N rows
+computed a chunk at a time (the default ``max_cells``) and as one batch (the engine before
+chunking held a whole batch), with the replicates checked equal.
+
 Run: uv run python benchmarks/bench_bootstrap.py [--loop-reps 100]
+     uv run python benchmarks/bench_bootstrap.py --memory-rows 1000000
 """
 
 from __future__ import annotations
@@ -14,11 +19,12 @@ from __future__ import annotations
 import argparse
 import os
 import time
+import tracemalloc
 
 import numpy as np
 from scipy.special import expit, logit
 
-from spinerisk.evaluation.bootstrap import bootstrap_binary, resample_indices
+from spinerisk.evaluation.bootstrap import MAX_CELLS, bootstrap_binary, resample_indices
 
 METRICS = ("auc", "brier", "citl_intercept", "cal_intercept", "cal_slope")
 
@@ -44,13 +50,41 @@ def sklearn_loop(y, p, idx):
     return out
 
 
+def peak_memory(n: int, max_cells: int):
+    """tracemalloc peak (GB) and replicates of a 100-replicate bootstrap of ``n`` rows."""
+    rng = np.random.default_rng(7)
+    p = expit(rng.normal(-0.5, 1.0, n))
+    y = (rng.uniform(size=n) < p).astype(float)
+    tracemalloc.start()
+    t0 = time.perf_counter()
+    res = bootstrap_binary(y, p, metrics=METRICS, n_boot=100, seed=1, max_cells=max_cells)
+    seconds = time.perf_counter() - t0
+    peak = tracemalloc.get_traced_memory()[1] / 2**30
+    tracemalloc.stop()
+    return peak, seconds, res
+
+
+def memory(n: int) -> None:
+    chunked = peak_memory(n, MAX_CELLS)
+    whole = peak_memory(n, 100 * n)
+    same = all(np.array_equal(chunked[2].replicates[m], whole[2].replicates[m], equal_nan=True)
+               for m in METRICS)
+    print(f"n={n:,}, 100 replicates: chunked (max_cells={MAX_CELLS:,}) peak {chunked[0]:.2f} GB "
+          f"in {chunked[1]:.1f} s; one batch peak {whole[0]:.2f} GB in {whole[1]:.1f} s; "
+          f"replicates identical: {same}")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--n", type=int, default=20_000)
     ap.add_argument("--n-boot", type=int, default=1000)
     ap.add_argument("--loop-reps", type=int, default=100, help="replicates timed for the loop (scaled up)")
     ap.add_argument("--n-jobs", type=int, default=2)
+    ap.add_argument("--memory-rows", type=int, help="measure peak memory at this many rows")
     args = ap.parse_args()
+    if args.memory_rows:
+        memory(args.memory_rows)
+        return
     load0 = os.getloadavg()[0]
     rng = np.random.default_rng(2024)
     lp = rng.normal(-1.0, 1.2, args.n)

@@ -158,3 +158,38 @@ def test_auc_bootstrap_ci_via_auc_function(data):
     assert est.method == "bootstrap percentile"
     direct = bootstrap_binary(y, p, metrics=["auc"], n_boot=200, seed=4)["auc"]
     assert (est.estimate, est.lower, est.upper) == pytest.approx((direct.estimate, direct.lower, direct.upper))
+
+
+@pytest.mark.parametrize("design", ["rows", "groups", "stratify", "weights", "weights+stratify"])
+def test_chunked_replicates_equal_one_batch_exactly(data, design):
+    """Bounded memory changes nothing: replicates computed a chunk at a time (down to one
+    replicate, and chunks that do not divide a batch) equal one whole batch, bit for bit."""
+    y, p = data
+    rng = np.random.default_rng(3)
+    kwargs = {"rows": {}, "groups": {"groups": rng.integers(0, 120, y.size)},
+              "stratify": {"stratify": True},
+              "weights": {"weights": rng.integers(1, 4, y.size)},
+              "weights+stratify": {"weights": rng.integers(1, 4, y.size), "stratify": True}}[design]
+    whole = bootstrap_binary(y, p, n_boot=70, seed=9, batch_size=30, max_cells=10**9, **kwargs)
+    for cells in (1, 7 * y.size + 5):  # one replicate per chunk; 7 (30 = 4 x 7 + 2)
+        chunked = bootstrap_binary(y, p, n_boot=70, seed=9, batch_size=30, max_cells=cells,
+                                   **kwargs)
+        for m in BINARY_METRICS:
+            np.testing.assert_array_equal(chunked.replicates[m], whole.replicates[m])
+        assert chunked.to_dict() == whole.to_dict()
+
+
+@pytest.mark.parametrize("grouped", [False, True])
+def test_replicate_rows_chunked_equal_whole(data, grouped):
+    y, _ = data
+    groups = np.random.default_rng(4).integers(0, 90, y.size) if grouped else None
+    whole = list(replicate_rows(y.size, 25, seed=2, groups=groups, batch_size=10,
+                                max_cells=10**9))
+    chunked = list(replicate_rows(y.size, 25, seed=2, groups=groups, batch_size=10,
+                                  max_cells=3 * y.size))
+    assert len(chunked) == 25
+    for a, b in zip(whole, chunked):
+        np.testing.assert_array_equal(a, b)
+    if not grouped:  # the documented equality with the index matrix
+        np.testing.assert_array_equal(np.vstack(whole),
+                                      resample_indices(y.size, 25, seed=2, batch_size=10))

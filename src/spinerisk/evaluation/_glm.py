@@ -182,12 +182,24 @@ def logistic_batch(
     return np.column_stack([a, b])
 
 
+def row_products(W: np.ndarray, M: np.ndarray) -> np.ndarray:
+    """``W @ M`` with each row of ``W`` summed on its own.
+
+    A BLAS matrix product groups rows, so a row's last bits would depend on how many rows
+    share the call; numpy's own einsum loop sums each row alone, so a bootstrap
+    replicate's value depends on its own weights only and computing the replicates in
+    chunks (bounded memory) gives exactly the numbers of one batch. It also avoids
+    OpenBLAS's threads, which crawl on a loaded machine.
+    """
+    return np.einsum("ij,j...->i...", np.atleast_2d(W), M)
+
+
 def _newton(x, y, W, a, b, fit_slope, tol, max_iter) -> None:
     """Newton-Raphson for all rows of W at once; updates a, b in place (NaN on failure)."""
     B = W.shape[0]
     active = np.ones(B, dtype=bool)
-    wy = W @ y
-    wxy = W @ (x * y)
+    wy = row_products(W, y)
+    wxy = row_products(W, x * y)
     X2 = np.column_stack([np.ones_like(x), x])  # one BLAS pass gives both score sums
     X3 = np.column_stack([np.ones_like(x), x, x * x])  # and all three information sums
     ex = np.exp(x)  # offset model: mu = e^a e^x / (1 + e^a e^x), no exp inside the loop
@@ -207,8 +219,8 @@ def _newton(x, y, W, a, b, fit_slope, tol, max_iter) -> None:
         mu *= wmu
         np.subtract(wmu, mu, out=mu)  # mu now holds W * mu * (1 - mu)
         if fit_slope:
-            s0, s1 = (wmu @ X2).T
-            h00, h01, h11 = (mu @ X3).T
+            s0, s1 = row_products(wmu, X2).T
+            h00, h01, h11 = row_products(mu, X3).T
             g0, g1 = wy[idx] - s0, wxy[idx] - s1
             det = h00 * h11 - h01 * h01
             da = (h11 * g0 - h01 * g1) / det

@@ -24,7 +24,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import logit, ndtri
 
-from spinerisk.evaluation._glm import fit_glm, logistic_batch
+from spinerisk.evaluation._glm import fit_glm, logistic_batch, row_products
 from spinerisk.evaluation._validate import check_binary, check_open_unit, check_thresholds
 from spinerisk.evaluation.results import CalibrationSummary, Estimate, RocCurve, ThresholdMetrics
 
@@ -145,13 +145,13 @@ def auc(y, risk, *, weights=None, ci: str = "delong", level: float = 0.95, n_boo
 def brier_batch(y: np.ndarray, risk: np.ndarray, W: np.ndarray) -> np.ndarray:
     """Mean squared error of the risk for each row of W."""
     W = np.atleast_2d(W)
-    return (W @ (y - risk) ** 2) / W.sum(axis=1)
+    return row_products(W, (y - risk) ** 2) / W.sum(axis=1)
 
 
 def scaled_brier_batch(y: np.ndarray, risk: np.ndarray, W: np.ndarray) -> np.ndarray:
     """IPA = 1 - Brier / Brier(null), the null model predicting the (weighted) prevalence."""
     W = np.atleast_2d(W)
-    prev = (W @ y) / W.sum(axis=1)
+    prev = row_products(W, y) / W.sum(axis=1)
     return 1.0 - brier_batch(y, risk, W) / (prev * (1.0 - prev))
 
 
@@ -171,7 +171,8 @@ def scaled_brier(y, risk, *, weights=None) -> Estimate:
 def discrimination_slope_batch(y: np.ndarray, risk: np.ndarray, W: np.ndarray) -> np.ndarray:
     """Mean risk among events minus mean risk among non-events (Yates slope)."""
     W = np.atleast_2d(W)
-    return (W @ (y * risk)) / (W @ y) - (W @ ((1 - y) * risk)) / (W @ (1 - y))
+    return (row_products(W, y * risk) / row_products(W, y)
+            - row_products(W, (1 - y) * risk) / row_products(W, 1 - y))
 
 
 def discrimination_slope(y, risk, *, weights=None) -> Estimate:
@@ -184,7 +185,7 @@ def discrimination_slope(y, risk, *, weights=None) -> Estimate:
 def oe_batch(y: np.ndarray, risk: np.ndarray, W: np.ndarray) -> np.ndarray:
     """Observed / expected number of events for each row of W."""
     W = np.atleast_2d(W)
-    return (W @ y) / (W @ risk)
+    return row_products(W, y) / row_products(W, risk)
 
 
 def calibration_starts(y: np.ndarray, risk: np.ndarray, w: np.ndarray):

@@ -10,6 +10,14 @@ batch ``k`` draws from ``numpy.random.default_rng(SeedSequence(seed).spawn(K)[k]
 The result therefore depends only on ``seed``, ``n_boot`` and ``batch_size``, never on
 ``n_jobs`` or on which thread computed which batch.
 
+Memory is bounded by chunking: within a batch, replicates are drawn and computed a chunk at
+a time, at most ``max_cells`` (replicates x rows) per chunk, so a 1M-row bootstrap holds a
+few replicates' counts at once instead of a whole batch's. A chunk draws the next
+replicates of the batch's stream (numpy's generators give the same values drawn in one
+call or in consecutive calls), so the numbers do not depend on ``max_cells``. The one
+exception is a stratified draw (``strata``), which draws each stratum for all of a
+batch's replicates in turn: it is drawn whole and only computed in chunks.
+
 Resampling unit (clusters) and frequency weights: the bootstrap must resample what was
 sampled independently. With ``groups`` (e.g. a patient id) whole groups are drawn, so the
 episodes of one patient always travel together. Frequency weights are whole numbers of
@@ -29,6 +37,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
+from spinerisk.evaluation._glm import row_products
 from spinerisk.evaluation._validate import check_binary, check_open_unit
 from spinerisk.evaluation.binary import (
     auc_batch,
@@ -50,6 +59,9 @@ __all__ = [
     "replicate_rows",
     "resample_indices",
 ]
+
+#: replicates x rows held at once by default (64 MB per float array)
+MAX_CELLS = 2**23
 
 BINARY_METRICS = (
     "auc", "brier", "scaled_brier", "oe_ratio", "citl_intercept", "cal_intercept", "cal_slope",
@@ -138,8 +150,20 @@ class _Units:
         self.strata = strata
         self.plain = groups is None and weights is None
 
-    def draw_counts(self, n_rows: int, size: int, rng: np.random.Generator) -> np.ndarray:
-        """(size, n_rows) row counts: each row gets the count of its unit in the replicate."""
+    def count_chunks(self, n_rows: int, size: int, rng: np.random.Generator,
+                     max_cells: int):
+        """The ``size`` replicates' row counts, a chunk of at most ``max_cells`` cells (and
+        at least one replicate) at a time, equal to one draw of all (module docstring)."""
+        step = max(1, min(size, max_cells // max(n_rows, 1)))
+        if self.strata is not None:  # strata are drawn in turn for the whole batch
+            counts = self._counts(n_rows, size, rng)
+            for start in range(0, size, step):
+                yield counts[start:start + step]
+            return
+        for start in range(0, size, step):
+            yield self._counts(n_rows, min(step, size - start), rng)
+
+    def _counts(self, n_rows: int, size: int, rng: np.random.Generator) -> np.ndarray:
         if self.plain:  # the original uniform row draw (keeps earlier seeds' results)
             return counts_from_indices(_draw(n_rows, size, rng, self.strata), n_rows)
         levels = [None] if self.strata is None else np.unique(self.strata)
@@ -154,20 +178,28 @@ class _Units:
 
 
 def replicate_rows(n: int, n_boot: int, *, seed: int | None = 0, strata=None, groups=None,
-                   batch_size: int = 100):
+                   batch_size: int = 100, max_cells: int = MAX_CELLS):
     """Row indices of each bootstrap replicate (a drawn group contributes all its rows).
 
     Without ``groups`` this is ``resample_indices(...)[b]``; with ``groups`` the replicates
-    resample groups and have a varying number of rows.
+    resample groups and have a varying number of rows. Replicates are drawn a chunk of at
+    most ``max_cells`` indices at a time (the same replicates for any value).
     """
     if groups is None:
-        yield from resample_indices(n, n_boot, seed=seed, strata=strata, batch_size=batch_size)
+        for size, child in _batches(n_boot, batch_size, seed):
+            rng = np.random.default_rng(child)
+            if strata is not None:  # strata are drawn in turn for the whole batch
+                yield from _draw(n, size, rng, strata)
+                continue
+            step = max(1, min(size, max_cells // max(n, 1)))
+            for start in range(0, size, step):
+                yield from _draw(n, min(step, size - start), rng, None)
         return
     units = _Units(n, groups=groups, strata=strata)
     for size, child in _batches(n_boot, batch_size, seed):
-        counts = units.draw_counts(n, size, np.random.default_rng(child)).astype(np.int64)
-        for row in counts:
-            yield np.repeat(np.arange(n), row)
+        for counts in units.count_chunks(n, size, np.random.default_rng(child), max_cells):
+            for row in counts.astype(np.int64):
+                yield np.repeat(np.arange(n), row)
 
 
 def counts_from_indices(idx: np.ndarray, n: int) -> np.ndarray:
@@ -198,7 +230,7 @@ def _binary_batch_metrics(y, risk, W, metrics, starts=None) -> dict[str, np.ndar
                 if name in metrics:
                     out[name] = cal[:, j]
     # a replicate with a single outcome class has no defined metric
-    n1 = W @ y
+    n1 = row_products(W, y)
     one_class = (n1 == 0) | (n1 == W.sum(axis=1))
     for v in out.values():
         v[one_class] = np.nan
@@ -208,7 +240,7 @@ def _binary_batch_metrics(y, risk, W, metrics, starts=None) -> dict[str, np.ndar
 def bootstrap_binary(
     y, risk, *, metrics: Sequence[str] = BINARY_METRICS, n_boot: int = 1000, seed: int | None = 0,
     level: float = 0.95, weights=None, groups=None, stratify: bool = False, n_jobs: int = 1,
-    batch_size: int = 100,
+    batch_size: int = 100, max_cells: int = MAX_CELLS,
 ) -> BootstrapResult:
     """Percentile bootstrap CIs for binary metrics, all replicates computed at once.
 
@@ -224,8 +256,10 @@ def bootstrap_binary(
     groups : optional cluster labels (patient id): whole clusters are resampled.
     stratify : resample events and non-events separately (not with ``groups``).
     n_jobs : threads used over batches (numpy releases the GIL in the kernels).
-    batch_size : replicates per batch / RNG stream; bounds memory at
-        ``batch_size * n`` floats per array.
+    batch_size : replicates per batch / RNG stream (the numbers depend on it).
+    max_cells : replicates x rows computed at once (at least one replicate); bounds the
+        memory at a few arrays of ``max_cells`` floats per thread without changing the
+        numbers (module docstring).
 
     Returns
     -------
@@ -247,8 +281,10 @@ def bootstrap_binary(
 
     def run(batch):
         size, child = batch
-        W = units.draw_counts(n, size, np.random.default_rng(child))[:, order]
-        return _binary_batch_metrics(ys, rs, W, metrics, starts)
+        # take (not W[:, order], which is F-ordered): each replicate a contiguous row
+        parts = [_binary_batch_metrics(ys, rs, W.take(order, axis=1), metrics, starts)
+                 for W in units.count_chunks(n, size, np.random.default_rng(child), max_cells)]
+        return {m: np.concatenate([p[m] for p in parts]) for m in metrics}
 
     batches = _batches(n_boot, batch_size, seed)
     if n_jobs == 1:

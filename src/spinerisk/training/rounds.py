@@ -9,11 +9,26 @@ curves are averaged over folds. Growth stops once the mean curve has not improve
 ``n_estimators``, and the trial's score is the usual mean held-out loss of the boosters
 truncated to that many rounds. Only the rows given (an outer fold's training part, or all
 rows for the final model) are used: held-out outer rows never choose the rounds.
+
+Pruning per boosting round: every :data:`REPORT_EVERY` rounds the mean held-out curve is
+reported to the study (step = rounds grown), whose pruner may stop the trial there, before
+its remaining rounds are grown (a trial is otherwise only judged once all its rounds are
+grown). The median rule compares trials at the same round, so a slow learner (small
+``learning_rate``) is judged on its early rounds: that is the price of not growing every
+hopeless trial to the end. With pruning off the reports change nothing: the trial's
+rounds and score are those computed without them.
+
+Matrices built once per study: the encoding of the xgboost learners learns nothing from
+the hyperparameters, so a :class:`FoldMatrices` given to the trials of one study (the
+runner does) keeps each inner fold's encoded rows and xgboost matrices for the next
+trial; only a booster is new. The trees, curves and scores are those of matrices built
+afresh (tested).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -26,6 +41,8 @@ from spinerisk.training.data import TaskData
 from spinerisk.training.scoring import Report, held_out_loss
 
 XGB_LEARNERS = ("xgboost", "xgboost_cox")
+#: rounds between two reports of the mean held-out curve to the study's pruner
+REPORT_EVERY = 10
 _METRIC = {"xgboost": "logloss", "xgboost_cox": "cox-nloglik"}
 
 
@@ -62,13 +79,41 @@ class _Fold:
     held_data: TaskData
 
 
+class FoldMatrices:
+    """Inner folds' encoded rows and xgboost matrices, kept for the trials of one study.
+
+    Valid for one ``(data, folds)`` pair: a study's trials all score the same rows on the
+    same inner folds. Keys are the fold and what the matrices depend on (the quantile
+    sketch's ``max_bin`` and whether ``hist`` quantises them); the matrices hold as much
+    memory as one trial's, kept between trials instead of rebuilt.
+    """
+
+    def __init__(self) -> None:
+        self._built: dict[tuple, tuple] = {}
+
+    def get(self, key: tuple, build):
+        if key not in self._built:
+            self._built[key] = build()
+        return self._built[key]
+
+    def __getstate__(self) -> dict:
+        # xgboost's matrices do not pickle: a copy sent to another process (a Dask worker)
+        # starts empty and builds its own
+        return {"_built": {}}
+
+
 def choose_rounds(task: TaskSpec, learner: str, params: dict[str, Any], data: TaskData,
-                  folds: Folds, seed: int, patience: int, n_knots: int = 4) -> RoundsChoice:
+                  folds: Folds, seed: int, patience: int, n_knots: int = 4,
+                  report: Report | None = None,
+                  matrices: FoldMatrices | None = None) -> RoundsChoice:
     """Grow one booster per inner fold, at most ``params['n_estimators']`` rounds, and
     choose the rounds on the mean held-out curve (see module docstring).
 
     ``data.X`` holds the task's predictors as the runner prepares them (care-pathway
     features joined), as :func:`spinerisk.training.scoring.cv_loss` expects.
+    ``report(rounds, mean_held_out_loss)`` is called every :data:`REPORT_EVERY` rounds;
+    it may raise (the study's pruner) to stop the growth there. ``matrices`` keeps the
+    folds' matrices for the study's next trial (module docstring).
     """
     if learner not in XGB_LEARNERS:
         raise ValueError(f"early stopping needs an xgboost learner ({', '.join(XGB_LEARNERS)}); "
@@ -79,12 +124,18 @@ def choose_rounds(task: TaskSpec, learner: str, params: dict[str, Any], data: Ta
     # whatever the number and order of folds
     booster_params = {**estimator.get_xgb_params(), "eval_metric": _METRIC[learner],
                       "seed_per_iteration": True}
-    fits = [_fold(task, learner, booster_params, data, train, test, n_knots)
-            for train, test in folds.splits]
+    matrices = FoldMatrices() if matrices is None else matrices
+    hist = booster_params.get("tree_method") == "hist"
+    fits = [_fold(booster_params, *matrices.get(
+                (k, hist, booster_params.get("max_bin")),
+                partial(_matrices, task, learner, booster_params, data, train, test, n_knots)))
+            for k, (train, test) in enumerate(folds.splits)]
     curve: list[float] = []
     best = 0
     for round_ in range(estimator.get_num_boosting_rounds()):
         curve.append(float(np.mean([_grow(fit, round_) for fit in fits])))
+        if report is not None and (round_ + 1) % REPORT_EVERY == 0:
+            report(round_ + 1, curve[round_])
         if curve[round_] < curve[best]:  # strict, as xgboost's EarlyStopping: first minimum
             best = round_
         elif round_ - best >= patience:
@@ -97,20 +148,21 @@ def choose_rounds(task: TaskSpec, learner: str, params: dict[str, Any], data: Ta
 
 def early_stopped_loss(task: TaskSpec, learner: str, params: dict[str, Any], data: TaskData,
                        folds: Folds, seed: int, patience: int, n_knots: int = 4,
-                       report: Report | None = None) -> tuple[float, dict[str, int]]:
+                       report: Report | None = None,
+                       matrices: FoldMatrices | None = None) -> tuple[float, dict[str, int]]:
     """The trial's score and its chosen rounds, ``(loss, {"n_estimators": rounds})``;
-    ``report(k, running_mean)`` per fold as :func:`~spinerisk.training.scoring.cv_loss`."""
-    choice = choose_rounds(task, learner, params, data, folds, seed, patience, n_knots)
-    if report is not None:
-        for k in range(len(choice.fold_losses)):
-            report(k, float(np.mean(choice.fold_losses[:k + 1])))
+    ``report`` receives the mean held-out curve every :data:`REPORT_EVERY` rounds
+    (pruning per boosting round), ``matrices`` keeps the folds' matrices for the study's
+    next trial (module docstring)."""
+    choice = choose_rounds(task, learner, params, data, folds, seed, patience, n_knots,
+                           report=report, matrices=matrices)
     return choice.loss, {"n_estimators": choice.n_estimators}
 
 
-def _fold(task: TaskSpec, learner: str, booster_params: dict[str, Any], data: TaskData,
-          train: np.ndarray, test: np.ndarray, n_knots: int) -> _Fold:
-    """One inner fold's matrices (preprocessing fitted on its training rows) and booster,
-    built as the scikit-learn wrapper builds them so the trees equal a ``RiskModel`` fit."""
+def _matrices(task: TaskSpec, learner: str, booster_params: dict[str, Any], data: TaskData,
+              train: np.ndarray, test: np.ndarray, n_knots: int) -> tuple:
+    """One inner fold's matrices (preprocessing fitted on its training rows), built as the
+    scikit-learn wrapper builds them so the trees equal a ``RiskModel`` fit."""
     import xgboost as xgb
 
     fit, held = data.subset(train), data.subset(test)
@@ -125,8 +177,15 @@ def _fold(task: TaskSpec, learner: str, booster_params: dict[str, Any], data: Ta
     # the held-out rows keep their raw values, as a fitted model predicts them (and a plain
     # DMatrix evaluates several times faster per round than a quantised one)
     dheld = xgb.DMatrix(held_Z, _label(task, learner, held), missing=np.nan, nthread=threads)
-    booster = xgb.Booster(booster_params, [dtrain, dheld])
-    return _Fold(booster, dtrain, dheld, held_Z, held)
+    return dtrain, dheld, held_Z, held
+
+
+def _fold(booster_params: dict[str, Any], dtrain, dheld, held_Z: np.ndarray,
+          held: TaskData) -> _Fold:
+    """A fresh booster on one inner fold's matrices."""
+    import xgboost as xgb
+
+    return _Fold(xgb.Booster(booster_params, [dtrain, dheld]), dtrain, dheld, held_Z, held)
 
 
 def _label(task: TaskSpec, learner: str, data: TaskData) -> np.ndarray:

@@ -43,7 +43,7 @@ from spinerisk.training.coverage import simulated_coverage
 from spinerisk.training.cv import Folds, grouped_folds, site_folds
 from spinerisk.training.data import TaskData, fingerprint, task_data
 from spinerisk.training.performance import Performance, performance, save_plots
-from spinerisk.training.rounds import XGB_LEARNERS, early_stopped_loss
+from spinerisk.training.rounds import XGB_LEARNERS, FoldMatrices, early_stopped_loss
 from spinerisk.training.samplesize import (
     SampleSizeCheck,
     check_sample_size,
@@ -174,7 +174,7 @@ class Fitter:
         inner = grouped_folds(data.event, data.groups, search.inner_folds, self.config.seed)
         learner, patience = self.config.model.learner, search.early_stopping_rounds
         loss = (cv_loss if patience is None or learner not in XGB_LEARNERS
-                else partial(early_stopped_loss, patience=patience))
+                else partial(early_stopped_loss, patience=patience, matrices=FoldMatrices()))
 
         def score(params, report):
             return loss(self.task, learner, {**fixed, **params}, data, inner,

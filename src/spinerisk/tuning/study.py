@@ -2,8 +2,9 @@
 in the folder :mod:`spinerisk.tracking.location` resolves), any SQLAlchemy URL given.
 
 The caller supplies ``score(params, report)`` (lower is better: a proper score such as
-log loss) and calls ``report(step, value)`` after each fold; the study prunes hopeless
-trials from those intermediate values (median rule). A score may also return
+log loss) and calls ``report(step, value)`` as the trial progresses (after each fold, or
+every few boosting rounds with early stopping); the study prunes hopeless trials from
+those intermediate values (median rule). A score may also return
 ``(value, chosen)``: parameters the score itself settled (the boosting rounds early
 stopping found on the inner folds), kept as the trial's user attribute ``chosen_params``;
 they replace the drawn values in the trial log and in the best parameters, so the final
@@ -112,7 +113,7 @@ def tune(score: Score, space: Mapping[str, Any], *, study_name: str, n_trials: i
     storage : str, optional
         SQLAlchemy URL; default ``optuna.db`` beside the tracking store.
     pruning : bool
-        Median pruning on the per-fold intermediate scores.
+        Median pruning on the intermediate scores ``score`` reports.
     on_trial : callable, optional
         ``on_trial(study_name, number, params, value, state)`` after every trial.
     """
