@@ -76,11 +76,12 @@ RIDGE = 1e-4
 
 @dataclass
 class _Column:
-    """How one variable is held internally (float codes) and fed to the others' models."""
+    """How one variable is held internally and fed to the others' models: text
+    categories as level codes, everything else as its value."""
 
     name: str
     discrete: bool
-    levels: np.ndarray          # discrete: the values the codes stand for
+    levels: np.ndarray          # discrete: the observed levels (the values drawn)
     text: bool                  # a category with text levels
     integer: bool               # rounded when drawn as a number
     centre: float
@@ -92,12 +93,19 @@ class _Column:
     def width(self) -> int:
         return len(self.levels) - 1 if self.one_hot else 1
 
-    def block(self, codes: np.ndarray) -> np.ndarray:
+    def block(self, values: np.ndarray) -> np.ndarray:
         """This variable as predictor columns of the other variables' models."""
         if self.one_hot:
-            return (codes[:, None] == np.arange(1, len(self.levels))[None, :]).astype(float)
-        x = self.levels[codes.astype(int)] if self.discrete else codes
-        return ((x - self.centre) / self.scale)[:, None]
+            return (values[:, None] == np.arange(1, len(self.levels))[None, :]).astype(float)
+        return ((values - self.centre) / self.scale)[:, None]
+
+    def level_codes(self, values: np.ndarray) -> np.ndarray:
+        """Observed values as level indices (the target of a discrete model)."""
+        return values if self.text else np.searchsorted(self.levels, values).astype(float)
+
+    def level_values(self, codes: np.ndarray) -> np.ndarray:
+        """Drawn level indices as internal values."""
+        return codes if self.text else self.levels[codes.astype(int)].astype(float)
 
 
 @dataclass
@@ -113,9 +121,9 @@ class ConditionalModel:
 
     def sample(self, column: _Column, design: np.ndarray,
                rng: np.random.Generator) -> np.ndarray:
-        """Draw values (internal codes) for the rows of ``design``."""
+        """Draw internal values for the rows of ``design``."""
         if column.discrete:
-            return _sequential_draw(self.coef, design, rng)
+            return column.level_values(_sequential_draw(self.coef, design, rng))
         mean = design @ self.coef
         lo, hi = column.bounds
         a = norm.cdf((lo - mean) / self.sigma)
@@ -166,7 +174,7 @@ def fit_conditional(column: _Column, design: np.ndarray, target: np.ndarray,
     design : ndarray of shape (n_observed, p)
         Intercept and the other predictors (and the outcome at development).
     target : ndarray of shape (n_observed,)
-        The variable's observed values (internal codes).
+        The variable's observed values (internal).
     rng : numpy Generator
         Draws the resample.
     """
@@ -180,6 +188,7 @@ def fit_conditional(column: _Column, design: np.ndarray, target: np.ndarray,
         residual = y - X @ beta
         sigma = float(np.sqrt(residual @ residual / max(len(y) - p, 1)))
         return ConditionalModel(beta, max(sigma, 1e-6 * column.scale))
+    y = column.level_codes(y)
     coefs = []
     for k in range(len(column.levels) - 1):
         at_risk = y >= k
@@ -332,7 +341,7 @@ class ChainedImputer(BaseEstimator):
                                  "drop it from the config's predictors or export its values")
             column = _describe(v, values[~absent])
             self.columns_.append(column)
-            codes[:, j] = _to_codes(column, values, absent)
+            codes[:, j] = _internal(column, values, absent)
             missing[:, j] = absent
         return codes, missing
 
@@ -427,7 +436,7 @@ class ChainedImputer(BaseEstimator):
         for j, (v, column) in enumerate(zip(variables, self.columns_)):
             values = X[v.name]
             missing[:, j] = values.isna().to_numpy()
-            codes[:, j] = _to_codes(column, values, missing[:, j])
+            codes[:, j] = _internal(column, values, missing[:, j])
         incomplete = np.flatnonzero(missing.any(axis=0))
         order = sorted(incomplete, key=lambda j: (self.missing_shares_[self.columns_[j].name], j))
         out = []
@@ -471,7 +480,9 @@ def _describe(v: Variable, observed: pd.Series) -> _Column:
                    v.kind == "integer", centre, scale, (float(lo), float(hi)), shares, False)
 
 
-def _to_codes(column: _Column, values: pd.Series, absent: np.ndarray) -> np.ndarray:
+def _internal(column: _Column, values: pd.Series, absent: np.ndarray) -> np.ndarray:
+    """A column's internal values: level codes of a text category, else the numbers (an
+    observed number outside the development levels is fine: it is only a predictor)."""
     codes = np.full(len(values), np.nan)
     present = values[~absent]
     if column.text:
@@ -482,32 +493,20 @@ def _to_codes(column: _Column, values: pd.Series, absent: np.ndarray) -> np.ndar
             raise ValueError(f"predictor {column.name!r}: level {unknown[0]!r} was not observed "
                              f"in the development rows; allowed: {', '.join(column.levels)}")
         codes[~absent] = found
-    elif column.discrete:
-        x = pd.to_numeric(present).to_numpy(float)
-        k = np.searchsorted(column.levels, x)
-        bad = (k >= len(column.levels)) | (column.levels[np.minimum(k, len(column.levels) - 1)]
-                                           != x)
-        if bad.any():
-            raise ValueError(f"predictor {column.name!r}: value {x[bad][0]!r} was not observed "
-                             "in the development rows; allowed: "
-                             f"{', '.join(map(str, column.levels))}")
-        codes[~absent] = k
     else:
         codes[~absent] = pd.to_numeric(present).to_numpy(float)
     return codes
 
 
 def _from_codes(column: _Column, codes: np.ndarray) -> np.ndarray:
-    if column.discrete:
-        values = column.levels[codes.astype(int)]
-        return values if column.text else values.astype(float)
-    return codes
+    return column.levels[codes.astype(int)] if column.text else codes
 
 
 def _start_values(column: _Column, n: int, rng: np.random.Generator) -> np.ndarray:
     """Start values for deployment chains: levels by their shares, numbers at the centre."""
     if column.discrete:
-        return rng.choice(len(column.levels), n, p=column.shares / column.shares.sum())
+        drawn = rng.choice(len(column.levels), n, p=column.shares / column.shares.sum())
+        return column.level_values(drawn.astype(float))
     return np.full(n, np.clip(column.centre, *column.bounds))
 
 
