@@ -21,10 +21,12 @@ Per replicate (a fresh development cohort and a fresh validation cohort of
   imputed by the deployment models (no outcome) and scored by every model on every
   imputation (the pooled logit, as :class:`spinerisk.models.ImputedRiskModel`).
 
-Reported: mean bias of each coefficient and the RMS bias over coefficients, the
-calibration slope at validation (logistic regression of the true risk, a fractional
-outcome with the same expectation as the observed one, on the predicted logit: the
-slope a very large validation would find), and the coverage of Rubin's 95% CIs for the
+Reported: mean bias of each coefficient and the RMS bias over coefficients (intercept
+excluded), the calibration slope at validation (logistic regression of the true risk, a
+fractional outcome with the same expectation as the observed one, on the predicted
+logit: the slope a very large validation would find) on the validation cohort with the
+same missingness (``slope``) and on the same patients with every finding measured
+(``slope_complete``; the indicator model with its indicators at 0), and the coverage of Rubin's 95% CIs for the
 true coefficients with its Monte Carlo SE.
 
 Run (full figure; ~2 minutes a replicate at n=2000 on one core):
@@ -82,10 +84,12 @@ def design(frame: pd.DataFrame) -> np.ndarray:
         f["smoking"] == "current"]).astype(float)
 
 
-def cohort(n: int, seed: int, multiplier: float) -> tuple[pd.DataFrame, np.ndarray]:
+def cohort(n: int, seed: int, multiplier: float,
+           missingness: bool = True) -> tuple[pd.DataFrame, np.ndarray]:
     """Development or validation rows (outcome observed) and their true risk."""
     sim = simulate(n, seed=seed, dgp="linear", tasks=("residual_pain",),
-                   site_profiles=[SiteProfile("S01", missing_multiplier=multiplier)])
+                   site_profiles=[SiteProfile("S01", missing_multiplier=multiplier)],
+                   missingness=missingness)
     keep = sim.frame["residual_pain"].notna().to_numpy()
     frame = sim.frame.loc[keep, [*PREDICTORS, "residual_pain"]].reset_index(drop=True)
     return frame, sim.truth["true_risk"].to_numpy()[keep]
@@ -123,6 +127,7 @@ def replicate(seed: int, n: int, m: int, n_validation: int, multiplier: float,
     """One development and validation cohort; both methods (see module docstring)."""
     dev, _ = cohort(n, seed, multiplier)
     val, val_risk = cohort(n_validation, seed + 10_000, multiplier)
+    full, full_risk = cohort(n_validation, seed + 10_000, multiplier, missingness=False)
     y = dev["residual_pain"].to_numpy(float)
     X = dev[list(PREDICTORS)]
     truth = true_coefficients()
@@ -140,10 +145,15 @@ def replicate(seed: int, n: int, m: int, n_validation: int, multiplier: float,
     covered = np.array([p.ci_lower <= b <= p.ci_upper for p, b in zip(pooled, truth)])
     completions = imputer.transform(val[list(PREDICTORS)])
     mice_val = np.mean([design(c) @ f.params for f in fits for c in completions], axis=0)
+    # findings all measured: the indicator model with its indicators at 0
+    ind_full = indicator_design(full[list(PREDICTORS)], X)[:, :len(truth)] @ ind_beta
+    mice_full = design(full[list(PREDICTORS)]) @ mice_beta
     return {"indicator_bias": (ind_beta - truth).tolist(),
             "mice_bias": (mice_beta - truth).tolist(), "mice_covered": covered.tolist(),
             "indicator_slope": calibration_slope(val_risk, ind_val),
             "mice_slope": calibration_slope(val_risk, mice_val),
+            "indicator_slope_complete": calibration_slope(full_risk, ind_full),
+            "mice_slope_complete": calibration_slope(full_risk, mice_full),
             "missing_share": float(X.isna().any(axis=1).mean())}
 
 
@@ -158,9 +168,10 @@ def summarise(rows: list[dict]) -> dict:
         out[f"{method}_bias_mc_se"] = dict(zip(COEFFICIENTS, np.round(
             bias.std(axis=0, ddof=1) / np.sqrt(len(rows)), 4).tolist()))
         out[f"{method}_rms_bias"] = float(np.sqrt(np.mean(mean[1:] ** 2)))
-        slopes = np.array([r[f"{method}_slope"] for r in rows])
-        out[f"{method}_slope"] = float(slopes.mean())
-        out[f"{method}_slope_mc_se"] = float(slopes.std(ddof=1) / np.sqrt(len(rows)))
+        for which in ("slope", "slope_complete"):
+            slopes = np.array([r[f"{method}_{which}"] for r in rows])
+            out[f"{method}_{which}"] = float(slopes.mean())
+            out[f"{method}_{which}_mc_se"] = float(slopes.std(ddof=1) / np.sqrt(len(rows)))
     covered = np.array([r["mice_covered"] for r in rows], float)
     out["mice_coverage"] = float(covered.mean())
     out["mice_coverage_mc_se"] = float(np.sqrt(out["mice_coverage"]
