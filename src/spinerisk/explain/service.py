@@ -48,7 +48,9 @@ class LoadedModel:
     explainer: ModelExplainer = field(init=False)
 
     def __post_init__(self):
-        self.explainer = ModelExplainer(self.model)
+        from spinerisk.explain.imputed import explained_model
+
+        self.explainer = ModelExplainer(explained_model(self.model))
 
     @property
     def task(self) -> str:
@@ -62,7 +64,8 @@ class LoadedModel:
                 "alias": self.alias, "uri": self.uri, "learner": self.model.learner,
                 "calibration": self.model.calibration, "n_train": profile["n"],
                 "events_train": profile["events"], "horizon": self.model.horizon_,
-                "interval": getattr(self.model, ENSEMBLE_ATTRIBUTE, None) is not None,
+                "interval": (getattr(self.model, ENSEMBLE_ATTRIBUTE, None)
+                             or getattr(self.model, "within_", None)) is not None,
                 "explainer": self.explainer.family}
 
 
@@ -160,6 +163,8 @@ class PatientService:
               pathway_features: Mapping[str, Any], interval: bool = True) -> dict[str, Any]:
         """Risk, interval, support check and drivers for a validated record."""
         model = chosen.model
+        if hasattr(model, "imputer_"):  # developed on multiply imputed data
+            return self._score_imputed(chosen, clean, pathway_features, interval)
         z = model.encode_record(clean, pathway_features)
         contributions = chosen.explainer.raw_encoded(z)
         margin = contributions.margin
@@ -175,15 +180,32 @@ class PatientService:
             grouped.row(0), float(grouped.base[0]), model.calibrator_, full, chosen.task,
             calibrated_risk=risk, top=self.top, margin_scale=chosen.explainer.margin_scale,
             base_label=chosen.explainer.base_label, noise_sd=noise)
+        return self._answer(chosen, risk, None if span is None else plain(span), full,
+                            explanation)
+
+    def _answer(self, chosen: LoadedModel, risk: float, span, full: Mapping[str, Any],
+                explanation, **extra) -> dict[str, Any]:
         return {
             "task": chosen.task, "outcome": outcome_noun(chosen.task), "risk": risk,
-            "interval": None if span is None else plain(span),
-            "out_of_distribution": plain(check_support(full, model.training_profile_)),
+            "interval": span, **extra,
+            "out_of_distribution": plain(check_support(full, chosen.model.training_profile_)),
             "explanation": plain(explanation),
             "model": {k: v for k, v in chosen.describe().items()
                       if k in ("name", "version", "alias", "uri", "learner")},
             "notice": NOTICE,
         }
+
+    def _score_imputed(self, chosen: LoadedModel, clean: Mapping[str, Any],
+                       pathway_features: Mapping[str, Any], interval: bool) -> dict[str, Any]:
+        """A model developed on multiply imputed data (:mod:`spinerisk.explain.imputed`):
+        the answer also lists the findings that were imputed."""
+        from spinerisk.explain.imputed import score_imputed
+
+        out = score_imputed(chosen.model, chosen.explainer, clean, pathway_features,
+                            chosen.task, self.top, interval)
+        return self._answer(chosen, out["risk"], plain(out["interval"]),
+                            {**clean, **pathway_features}, out["explanation"],
+                            imputed=out["imputed"])
 
     def _choose(self, clean: Mapping[str, Any], task: str | None,
                 alias: str | None) -> LoadedModel:

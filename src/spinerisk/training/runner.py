@@ -46,6 +46,7 @@ from tqdm.auto import tqdm
 
 from spinerisk.features import TaskSpec
 from spinerisk.models import ImputedRiskModel, RiskModel
+from spinerisk.models.imputed import pooled_risk
 from spinerisk.training.config import ConfigError, ExperimentConfig
 from spinerisk.training.coverage import simulated_coverage
 from spinerisk.training.cv import Folds, grouped_folds, site_folds
@@ -267,7 +268,7 @@ def nested_cv_imputed(fitter: Fitter, data: TaskData, folds: Folds,
         lp = model.logit_matrix(data.subset(test).X)
         if per_imputation is None:
             per_imputation = np.full((lp.shape[0], data.n), np.nan)
-        pooled[test] = expit(lp.mean(axis=(0, 1)))
+        pooled[test] = pooled_risk(lp)
         per_imputation[:, test] = expit(np.diagonal(lp, axis1=0, axis2=1).T)
     return pooled, per_imputation
 
