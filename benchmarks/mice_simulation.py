@@ -101,12 +101,12 @@ def indicator_design(frame: pd.DataFrame, reference: pd.DataFrame) -> np.ndarray
     """Median (no level) fill from ``reference`` plus an indicator per incomplete field."""
     filled = frame.copy()
     flags = []
-    for name in PREDICTORS:
+    for name, kind in PREDICTORS.items():
         missing = frame[name].isna()
         if not reference[name].isna().any():
             continue
         flags.append(missing.to_numpy(float))
-        if isinstance(PREDICTORS[name], dict):
+        if isinstance(kind, dict):
             filled[name] = frame[name].astype(object).where(~missing, "__none__")
         else:
             filled[name] = frame[name].fillna(float(reference[name].median()))

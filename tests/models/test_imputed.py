@@ -71,7 +71,7 @@ def test_complete_rows_are_scored_the_same_by_every_imputation(fitted):
 
 
 def test_no_ensemble_no_interval_and_a_task_is_required(fitted, seed):
-    task, frame, model = fitted
+    task, frame, _ = fitted
     bare = ImputedRiskModel(task, n_imputations=2, n_iterations=1, random_state=seed)
     bare.fit(frame.iloc[:400], frame["residual_pain"].iloc[:400])
     assert bare.assess_record(_complete_patient(task, frame))["interval"] is None

@@ -14,7 +14,9 @@ would (the approximate Bayesian bootstrap, Rubin & Schenker 1986; ``mice``'s
 
 * numbers (``numeric``, and ``integer`` with more than :data:`MAX_LEVELS` values): a
   normal linear model, draw ``x'b + s z`` truncated to the observed 0.5%-99.5% quantile
-  range (a drawn value is then always a plausible one), rounded for integers;
+  range (a drawn value is then always a plausible one; with fewer than 2,000 observed
+  values the quantiles beyond 10 values, so no bound is one patient's value), rounded
+  for integers;
 * flags, categories and integer grades with at most :data:`MAX_LEVELS` observed values:
   sequential binary logistic models, ``P(level k | not an earlier level)`` with their own
   coefficients (any distribution over the levels factorises this way), drawn level by
@@ -63,6 +65,7 @@ from sklearn.utils.validation import check_is_fitted
 from threadpoolctl import threadpool_limits
 
 from spinerisk.features.preprocess import level_text
+from spinerisk.features.profile import SMALL_CELL
 from spinerisk.features.variables import TaskSpec, Variable, numeric_task
 
 #: an integer variable with at most this many observed values is imputed level by level
@@ -474,7 +477,9 @@ def _describe(v: Variable, observed: pd.Series) -> _Column:
     discrete = v.kind == "binary" or (v.kind == "integer" and len(distinct) <= MAX_LEVELS)
     centre = float(x.mean())
     scale = float(x.std()) or 1.0
-    lo, hi = np.quantile(x, DRAW_RANGE)
+    # a bound is a quantile beyond at least SMALL_CELL patients: no one patient's value
+    tail = min(max(DRAW_RANGE[0], SMALL_CELL / len(x)), 0.5)
+    lo, hi = np.quantile(x, (tail, 1 - tail))
     shares = np.array([np.mean(x == d) for d in distinct]) if discrete else np.empty(0)
     return _Column(v.name, discrete, distinct if discrete else np.empty(0), False,
                    v.kind == "integer", centre, scale, (float(lo), float(hi)), shares, False)

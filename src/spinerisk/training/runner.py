@@ -222,9 +222,9 @@ class Fitter:
         """The config's model on ``data``; with multiple imputation, ``bootstrap_members``
         refits give the per-patient interval's within variance."""
         c = self.config
-        common = dict(params=params, calibration=c.calibration.method,
-                      calibration_folds=c.calibration.folds, n_knots=c.model.n_knots,
-                      random_state=c.seed)
+        common = {"params": params, "calibration": c.calibration.method,
+                  "calibration_folds": c.calibration.folds, "n_knots": c.model.n_knots,
+                  "random_state": c.seed}
         if c.imputation.method == "mice":
             return ImputedRiskModel(self.task, c.model.learner, **common,
                                     n_imputations=c.imputation.m,
