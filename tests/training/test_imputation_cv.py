@@ -127,3 +127,18 @@ def test_default_is_the_learners_own_missing_handling(seed):
     raw = _config(seed).model_dump()
     raw.pop("imputation")
     assert parse_config(raw).imputation.method == "default"
+
+
+def test_a_run_pools_by_rubins_rules_and_states_the_method(seed):
+    from spinerisk.training.runner import missing_strategy, run_experiment
+
+    config = _config(seed, cv={"folds": 2, "bootstrap": 20, "internal_external": "no"})
+    result = run_experiment(config, log=False, progress=False)
+    auc = result.performance.metrics["auc"]
+    assert auc.method.startswith("Rubin's rules over 2 imputations (logit scale")
+    assert auc.details["total"] == pytest.approx(
+        auc.details["within"] + 1.5 * auc.details["between"])
+    assert auc.lower < auc.estimate < auc.upper
+    assert result.summary_row()["missing data"] == "MICE m=2"
+    assert "multiple imputation by chained equations (m=2" in missing_strategy(config)
+    assert type(result.model).__name__ == "ImputedRiskModel"

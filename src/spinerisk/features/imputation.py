@@ -90,7 +90,7 @@ class _Column:
     centre: float
     scale: float
     bounds: tuple[float, float]
-    shares: np.ndarray          # discrete: observed level shares (start values)
+    start: float                # start value of a deployment chain (internal)
     one_hot: bool               # enters other models as level indicators
 
     def width(self) -> int:
@@ -446,9 +446,8 @@ class ChainedImputer(BaseEstimator):
         for chain, models in enumerate(self.models_):
             rng = np.random.default_rng([self.random_state, chain, 1])
             filled = codes.copy()
-            for j in incomplete:  # start values: the development level shares / centre
-                filled[missing[:, j], j] = _start_values(self.columns_[j], int(missing[:, j].sum()),
-                                                         rng)
+            for j in incomplete:  # start values: the commonest level, or the mean
+                filled[missing[:, j], j] = self.columns_[j].start
             for _ in range(self.n_iterations if len(incomplete) else 0):
                 self._sweep(filled, missing, order, rng, models=models)
             out.append(self._frame(filled, X.index))
@@ -469,9 +468,9 @@ def _describe(v: Variable, observed: pd.Series) -> _Column:
         present = set(observed)
         declared = list(v.levels or sorted(present, key=str))
         levels = [level for level in declared if level in present]
-        shares = observed.value_counts(normalize=True).reindex(levels).to_numpy(float)
+        commonest = int(np.argmax(observed.value_counts().reindex(levels).to_numpy()))
         return _Column(v.name, True, np.array(levels, dtype=object), True, False, 0.0, 1.0,
-                       (0.0, 0.0), shares, True)
+                       (0.0, 0.0), float(commonest), True)
     x = pd.to_numeric(observed).to_numpy(float)
     distinct = np.unique(x)
     discrete = v.kind == "binary" or (v.kind == "integer" and len(distinct) <= MAX_LEVELS)
@@ -480,9 +479,13 @@ def _describe(v: Variable, observed: pd.Series) -> _Column:
     # a bound is a quantile beyond at least SMALL_CELL patients: no one patient's value
     tail = min(max(DRAW_RANGE[0], SMALL_CELL / len(x)), 0.5)
     lo, hi = np.quantile(x, (tail, 1 - tail))
-    shares = np.array([np.mean(x == d) for d in distinct]) if discrete else np.empty(0)
+    if discrete:  # the commonest value
+        values, counts = np.unique(x, return_counts=True)
+        start = float(values[np.argmax(counts)])
+    else:
+        start = float(np.clip(centre, lo, hi))
     return _Column(v.name, discrete, distinct if discrete else np.empty(0), False,
-                   v.kind == "integer", centre, scale, (float(lo), float(hi)), shares, False)
+                   v.kind == "integer", centre, scale, (float(lo), float(hi)), start, False)
 
 
 def _internal(column: _Column, values: pd.Series, absent: np.ndarray) -> np.ndarray:
@@ -505,14 +508,6 @@ def _internal(column: _Column, values: pd.Series, absent: np.ndarray) -> np.ndar
 
 def _from_codes(column: _Column, codes: np.ndarray) -> np.ndarray:
     return column.levels[codes.astype(int)] if column.text else codes
-
-
-def _start_values(column: _Column, n: int, rng: np.random.Generator) -> np.ndarray:
-    """Start values for deployment chains: levels by their shares, numbers at the centre."""
-    if column.discrete:
-        drawn = rng.choice(len(column.levels), n, p=column.shares / column.shares.sum())
-        return column.level_values(drawn.astype(float))
-    return np.full(n, np.clip(column.centre, *column.bounds))
 
 
 def outcome_columns(task: TaskSpec, y) -> np.ndarray:

@@ -413,7 +413,7 @@ def _run(config, task, data, summary, folds, fold_log, run, progress, started):
         summary["learning_curve"] = learning_curve(
             fitter, data, folds, params, tuple(config.sample_size.learning_curve), config.seed)
     members = config.uncertainty.bootstrap_members
-    model = fitter.fit(data, params, bootstrap_members=members if members >= 2 else 0)
+    model = fitter.fit(data, params, bootstrap_members=members)
     if members and not imputed:
         from spinerisk.explain.uncertainty import fit_bootstrap_ensemble
 
