@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from scipy.special import logit
 
 from spinerisk.cohort import simulate
 from spinerisk.features import spine_task
@@ -41,7 +42,8 @@ def test_missing_findings_widen_the_interval_and_are_named(fitted):
     partial = model.assess_record({**complete, **{k: None for k in DROPPED}})
     assert partial["imputed"] == DROPPED
     assert partial["interval"]["variance_logit"]["between_patient"] > 0
-    width = {name: r["interval"]["high"] - r["interval"]["low"]
+    # on the logit scale, where the range is built
+    width = {name: logit(r["interval"]["high"]) - logit(r["interval"]["low"])
              for name, r in (("full", full), ("partial", partial))}
     assert width["partial"] > width["full"], width
     for r in (full, partial):

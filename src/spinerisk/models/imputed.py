@@ -30,9 +30,11 @@ Rubin's rules add within and between variances:
   *patient's* missing findings; exactly 0 when nothing is missing.
 
 ``T = W + (1 + 1/m) (B_model + B_patient)`` and the range is ``logit(r) +- t_nu sqrt(T)``
-with the Welch-Satterthwaite degrees of freedom of the three components (``members - 1``
-for ``W``, ``m - 1`` for each between part), which reduces to the bootstrap interval's
-``members - 1`` when both between parts vanish. It is an interval for the risk the model
+with ``nu = min(members - 1, m - 1)``, the fewest degrees of freedom among the three
+variance estimates: a conservative bound on their Welch-Satterthwaite df (which is never
+below it), fixed for every patient so that more imputation variance always means a wider
+range (with the Welch-Satterthwaite df itself, adding a component can raise the df and
+narrow the range). With ``m >= members`` it is the bootstrap interval's ``members - 1``. It is an interval for the risk the model
 would estimate had the patient's missing findings been measured, from a development
 sample of this size: not a prediction interval for the outcome.
 """
@@ -209,15 +211,11 @@ class ImputedRiskModel(ClassifierMixin, BaseEstimator):
         within /= m
         between_model = L.var(axis=0, ddof=1).mean(axis=0)
         between_patient = L.mean(axis=0).var(axis=0, ddof=1)
-        inflate = 1 + 1 / m
-        parts = [(within, refits.shape[0] - 1), (inflate * between_model, m - 1),
-                 (inflate * between_patient, m - 1)]
-        total = sum(p for p, _ in parts)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            df = total ** 2 / sum(p ** 2 / d for p, d in parts)
+        total = within + (1 + 1 / m) * (between_model + between_patient)
+        df = np.full(len(frame), float(min(refits.shape[0] - 1, m - 1)))
         return {"centre": _logit(pooled_risk(L)), "within": within,
                 "between_model": between_model, "between_patient": between_patient,
-                "total": total, "df": np.where(np.isfinite(df), df, refits.shape[0] - 1)}
+                "total": total, "df": df}
 
     def predict_interval(self, X, level: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
         """Per-row range around the pooled risk (module docstring): (low, high)."""
