@@ -113,3 +113,21 @@ def test_bad_parameters_and_inputs_are_refused(cohort, seed):
         _imputer(task, seed).fit(blank)
     with pytest.raises(ValueError, match="outcome columns .* missing"):
         _imputer(task, seed).fit(X, np.full(len(X), np.nan))
+
+
+def test_a_row_gets_the_same_imputations_alone_or_in_any_batch(cohort, seed):
+    """New rows' draws depend on their own values only (keyed by a hash of them), so the
+    per-patient path and batch scoring agree exactly."""
+    task, frame = cohort
+    X = frame[list(task.predictors)]
+    imputer = _imputer(task, seed).fit(X, frame["response_50"].to_numpy())
+    batch = X.iloc[:40]
+    incomplete = np.flatnonzero(batch.isna().any(axis=1).to_numpy())
+    assert len(incomplete) >= 3
+    together = imputer.transform(batch)
+    shuffled = imputer.transform(batch.iloc[::-1])
+    for i in incomplete[:3]:
+        alone = imputer.transform(batch.iloc[[i]])
+        for k in range(imputer.n_imputations):
+            pd.testing.assert_frame_equal(alone[k], together[k].iloc[[i]])
+            pd.testing.assert_frame_equal(alone[k], shuffled[k].loc[[batch.index[i]]])

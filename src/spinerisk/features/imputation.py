@@ -54,7 +54,9 @@ Methods Med Res 2023;32:1461-1477. Hoogland J et al. Stat Med 2020;39:3591-3607.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 import pandas as pd
@@ -123,27 +125,28 @@ class ConditionalModel:
     sigma: float = 0.0
 
     def sample(self, column: _Column, design: np.ndarray,
-               rng: np.random.Generator) -> np.ndarray:
-        """Draw internal values for the rows of ``design``."""
+               uniform: Callable[[int], np.ndarray]) -> np.ndarray:
+        """Draw internal values for the rows of ``design``; ``uniform(step)`` gives the
+        step's uniform random numbers, one per row."""
         if column.discrete:
-            return column.level_values(_sequential_draw(self.coef, design, rng))
+            return column.level_values(_sequential_draw(self.coef, design, uniform))
         mean = design @ self.coef
         lo, hi = column.bounds
         a = norm.cdf((lo - mean) / self.sigma)
         b = norm.cdf((hi - mean) / self.sigma)
-        u = a + rng.random(len(mean)) * (b - a)
+        u = a + uniform(0) * (b - a)
         x = mean + self.sigma * norm.ppf(np.clip(u, 1e-12, 1 - 1e-12))
         x = np.clip(x, lo, hi)  # numerical safety only: the draw is already in range
         return np.round(x) if column.integer else x
 
 
 def _sequential_draw(coef: np.ndarray, design: np.ndarray,
-                     rng: np.random.Generator) -> np.ndarray:
+                     uniform: Callable[[int], np.ndarray]) -> np.ndarray:
     n = len(design)
     codes = np.full(n, len(coef), dtype=float)
     open_ = np.ones(n, dtype=bool)
     for k, beta in enumerate(coef):
-        stop = open_ & (rng.random(n) < expit(design @ beta))
+        stop = open_ & (uniform(k) < expit(design @ beta))
         codes[stop] = k
         open_ &= ~stop
     return codes
@@ -387,9 +390,11 @@ class ChainedImputer(BaseEstimator):
         blocks.append(extra)
         return np.hstack(blocks)
 
-    def _sweep(self, filled, missing, order, rng, extra=None, models=None) -> None:
-        """One pass over ``order``: refit (development) or reuse (deployment) each model
-        and redraw the variable's missing values in place."""
+    def _sweep(self, filled, missing, order, rng, extra=None, models=None,
+               keys=None, counter=()) -> None:
+        """One pass over ``order``: refit (development, drawing from ``rng``) or reuse
+        (deployment, drawing from each row's ``keys`` and the ``counter``) each model and
+        redraw the variable's missing values in place."""
         extra = np.empty((len(filled), 0)) if extra is None else extra
         for j in order:
             rows = missing[:, j]
@@ -397,9 +402,14 @@ class ChainedImputer(BaseEstimator):
             design = self._design(filled, j, extra)
             if models is None:
                 model = fit_conditional(column, design[~rows], filled[~rows, j], rng)
+                n = int(rows.sum())
+
+                def uniform(step, n=n):
+                    return rng.random(n)
             else:
                 model = models[column.name]
-            filled[rows, j] = model.sample(column, design[rows], rng)
+                uniform = partial(keyed_uniform, keys[rows], (*counter, j))
+            filled[rows, j] = model.sample(column, design[rows], uniform)
 
     def _deployment_models(self, filled, missing, rng) -> dict[str, ConditionalModel]:
         """Every predictor's model given the other predictors (no outcome), fitted on
@@ -416,10 +426,10 @@ class ChainedImputer(BaseEstimator):
     def transform(self, X: pd.DataFrame) -> list[pd.DataFrame]:
         """Complete new rows ``m`` times with the deployment models (no outcome).
 
-        Rows are completed together but each only from its own values: a row's draws
-        depend on its observed values, the models and the seed, never on other rows'
-        values. The draws are seeded by ``random_state`` and the imputation, so the same
-        input gives the same completions.
+        Each row is completed from its own values only: its random numbers are a hash of
+        its observed values, ``random_state``, the imputation, the sweep, the variable and
+        the step (:func:`keyed_uniform`), so a row gets the same completions alone, in any
+        batch and in any order, and the same input always gives the same completions.
 
         Returns
         -------
@@ -443,13 +453,14 @@ class ChainedImputer(BaseEstimator):
         incomplete = np.flatnonzero(missing.any(axis=0))
         order = sorted(incomplete, key=lambda j: (self.missing_shares_[self.columns_[j].name], j))
         out = []
+        keys = row_keys(codes, self.random_state)
         for chain, models in enumerate(self.models_):
-            rng = np.random.default_rng([self.random_state, chain, 1])
             filled = codes.copy()
             for j in incomplete:  # start values: the commonest level, or the mean
                 filled[missing[:, j], j] = self.columns_[j].start
-            for _ in range(self.n_iterations if len(incomplete) else 0):
-                self._sweep(filled, missing, order, rng, models=models)
+            for sweep in range(self.n_iterations if len(incomplete) else 0):
+                self._sweep(filled, missing, order, None, models=models, keys=keys,
+                            counter=(chain, sweep))
             out.append(self._frame(filled, X.index))
         return out
 
@@ -458,6 +469,36 @@ class ChainedImputer(BaseEstimator):
         for j, (v, column) in enumerate(zip(self.variables_, self.columns_)):
             data[v.name] = _from_codes(column, filled[:, j])
         return pd.DataFrame(data, index=index)
+
+
+_MASK = (1 << 64) - 1
+
+
+def _mix(z: np.ndarray) -> np.ndarray:
+    """splitmix64's finaliser on uint64 arrays (wrap-around arithmetic)."""
+    z = z ^ (z >> np.uint64(30))
+    z = z * np.uint64(0xBF58476D1CE4E5B9)
+    z = z ^ (z >> np.uint64(27))
+    z = z * np.uint64(0x94D049BB133111EB)
+    return z ^ (z >> np.uint64(31))
+
+
+def row_keys(values: np.ndarray, seed: int) -> np.ndarray:
+    """One 64-bit key per row from its internal values (missing as infinity) and the seed."""
+    bits = np.where(np.isnan(values), np.inf, values).astype(np.float64).view(np.uint64)
+    keys = _mix(np.full(len(values), seed & _MASK, dtype=np.uint64))
+    for column in bits.T:
+        keys = _mix(keys ^ column)
+    return keys
+
+
+def keyed_uniform(keys: np.ndarray, counter: tuple[int, ...], step: int) -> np.ndarray:
+    """Uniform numbers in [0, 1), one per key, determined by the key and the counter."""
+    salt = 0
+    for part in (*counter, step):
+        salt = (salt * 1_000_003 + int(part) + 1) & _MASK
+    z = _mix(_mix(keys ^ np.uint64(salt)) + np.uint64(0x9E3779B97F4A7C15))
+    return (z >> np.uint64(11)).astype(np.float64) * 2.0 ** -53
 
 
 def _describe(v: Variable, observed: pd.Series) -> _Column:
