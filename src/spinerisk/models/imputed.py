@@ -166,7 +166,9 @@ class ImputedRiskModel(ClassifierMixin, BaseEstimator):
         ``i`` (rows with nothing missing are scored once and copied)."""
         check_is_fitted(self, "members_")
         frame = self._frame(X)
-        completions = self.imputer_.transform(frame)
+        return self._logit_matrix(frame, self.imputer_.transform(frame))
+
+    def _logit_matrix(self, frame: pd.DataFrame, completions: list[pd.DataFrame]) -> np.ndarray:
         incomplete = frame.isna().any(axis=1).to_numpy()
         m = len(completions)
         out = np.empty((len(self.members_), m, len(frame)))
@@ -199,23 +201,28 @@ class ImputedRiskModel(ClassifierMixin, BaseEstimator):
             raise ValueError("no bootstrap ensemble for the within variance; fit with "
                              "bootstrap_members >= 2 (config uncertainty.bootstrap_members)")
         frame = self._frame(X)
-        L = self.logit_matrix(frame)
-        m = L.shape[1]
         completions = self.imputer_.transform(frame)
-        first = self.members_[0]
-        within = np.zeros(len(frame))
-        for completion in completions:
-            centre = _member_logit(first, completion)
-            refits = _logit(self.within_.risks(completion))
-            within += ((refits - centre) ** 2).sum(axis=0) / (refits.shape[0] - 1)
-        within /= m
+        L = self._logit_matrix(frame, completions)
+        m = L.shape[1]
+        within = self._within(completions[0])
+        incomplete = frame.isna().any(axis=1).to_numpy()
+        if incomplete.any():  # averaged over the imputations, which differ only here
+            rest = sum(self._within(c[incomplete]) for c in completions[1:])
+            within[incomplete] = (within[incomplete] + rest) / m
         between_model = L.var(axis=0, ddof=1).mean(axis=0)
         between_patient = L.mean(axis=0).var(axis=0, ddof=1)
         total = within + (1 + 1 / m) * (between_model + between_patient)
-        df = np.full(len(frame), float(min(refits.shape[0] - 1, m - 1)))
+        df = np.full(len(frame), float(min(len(self.within_.members) - 1, m - 1)))
         return {"centre": _logit(pooled_risk(L)), "within": within,
                 "between_model": between_model, "between_patient": between_patient,
                 "total": total, "df": df}
+
+    def _within(self, completed: pd.DataFrame) -> np.ndarray:
+        """Mean squared deviation (logit) of the bootstrap refits around the first model,
+        bias included (as :mod:`spinerisk.explain.uncertainty`), per completed row."""
+        centre = _member_logit(self.members_[0], completed)
+        refits = _logit(self.within_.risks(completed))
+        return ((refits - centre) ** 2).sum(axis=0) / (refits.shape[0] - 1)
 
     def predict_interval(self, X, level: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
         """Per-row range around the pooled risk (module docstring): (low, high)."""
