@@ -255,12 +255,12 @@ class ChainedImputer(BaseEstimator):
         self.random_state = random_state
 
     # ------------------------------------------------------------------ fit
-    def fit(self, X: pd.DataFrame, outcome: np.ndarray | None = None) -> ChainedImputer:
+    def fit(self, X: pd.DataFrame, y: np.ndarray | None = None) -> ChainedImputer:
         """Fit the deployment models (see :meth:`fit_transform`)."""
-        self.fit_transform(X, outcome)
+        self.fit_transform(X, y)
         return self
 
-    def fit_transform(self, X: pd.DataFrame, outcome: np.ndarray | None = None
+    def fit_transform(self, X: pd.DataFrame, y: np.ndarray | None = None
                       ) -> list[pd.DataFrame]:
         """Complete the development rows ``m`` times and fit the deployment models.
 
@@ -268,7 +268,7 @@ class ChainedImputer(BaseEstimator):
         ----------
         X : DataFrame
             The task's predictors (development rows only).
-        outcome : ndarray of shape (n,) or (n, k), optional
+        y : ndarray of shape (n,) or (n, k), optional
             Columns that enter every imputation model at development only: the binary
             outcome, or the event indicator and the Nelson-Aalen cumulative hazard
             (:func:`outcome_columns`). No missing values.
@@ -280,7 +280,7 @@ class ChainedImputer(BaseEstimator):
         """
         # small matrices: threaded BLAS only adds contention (as RiskModel.fit)
         with threadpool_limits(limits=1, user_api="blas"):
-            return self._fit_transform(X, outcome)
+            return self._fit_transform(X, y)
 
     def _fit_transform(self, X: pd.DataFrame, outcome) -> list[pd.DataFrame]:
         self._check_params()
