@@ -57,6 +57,10 @@ def test_imputed_findings_are_named_and_the_range_widens(service):
                              if k not in ("bmd_t_score", "sarcopenia")},
                             _pathway(service, partial))["risk"])
     assert service.models()[0]["interval"] is True
+    from spinerisk.explain.text import render_text
+
+    assert "not recorded, so imputed (risk and range averaged over the imputations): BMD" in (
+        render_text(partial))
 
 
 def _logit_width(answer) -> float:
