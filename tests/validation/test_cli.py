@@ -45,14 +45,19 @@ def heart(tmp_path_factory):
     return folder, model
 
 
-def test_validate_local_model(heart, tmp_path):
-    folder, _ = heart
+def _validate_locally(model, folder, tmp_path) -> dict:
+    """``spinerisk validate`` of a model file at VA without logging; the report."""
     result = CliRunner().invoke(app, [
-        "validate", "--model", str(folder / "model.joblib"), "--data", str(folder / "va.csv"),
+        "validate", "--model", str(model), "--data", str(folder / "va.csv"),
         "--task-config", CONFIG, "--site", "VA", "--out", str(tmp_path / "VA"), "--no-log",
         "--n-boot", "50"])
     assert result.exit_code == 0, result.output
-    report = json.loads((tmp_path / "VA" / "report.json").read_text())
+    return json.loads((tmp_path / "VA" / "report.json").read_text())
+
+
+def test_validate_local_model(heart, tmp_path):
+    folder, _ = heart
+    report = _validate_locally(folder / "model.joblib", folder, tmp_path)
     assert report["data"]["n_analysed"] == 200 and report["sample_size"]["events"] == 149
     assert report["verdict"]["decision"] in (FIT, RECALIBRATE, NOT_TRANSPORTABLE, MORE_DATA,
                                              NO_BENEFIT)
@@ -83,12 +88,7 @@ def test_validate_multiply_imputed_model_states_the_method(heart, tmp_path):
     joblib.dump(model, tmp_path / "mice.joblib")
     va = frame[frame["site"] == "va"]
     assert va[list(model.predictors_)].isna().any(axis=1).sum() >= 10
-    result = CliRunner().invoke(app, [
-        "validate", "--model", str(tmp_path / "mice.joblib"), "--data", str(folder / "va.csv"),
-        "--task-config", CONFIG, "--site", "VA", "--out", str(tmp_path / "VA"), "--no-log",
-        "--n-boot", "50"])
-    assert result.exit_code == 0, result.output
-    report = json.loads((tmp_path / "VA" / "report.json").read_text())
+    report = _validate_locally(tmp_path / "mice.joblib", folder, tmp_path)
     assert report["model_identity"]["missing_data"].startswith(
         "multiple imputation by chained equations (m=2")
     assert report["data"]["n_analysed"] == 200
