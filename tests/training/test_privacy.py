@@ -24,8 +24,7 @@ PREDICTORS = ["age", "bmi", "smoking", "diabetes", "modic_type", "manual_labour"
               "herniation_contained", "procedure"]
 
 
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory, seed):
+def _train(tmp_path_factory, seed, **changes):
     folder = tmp_path_factory.mktemp("privacy")
     frame = simulate(1200, sites=2, tasks=("reoperation",), seed=seed % 10_000).frame
     rng = np.random.default_rng(seed)
@@ -39,12 +38,26 @@ def trained(tmp_path_factory, seed):
         "model": {"learner": "cox", "params": {"alpha": 1.0}},
         "cv": {"folds": 2, "bootstrap": 20}, "calibration": {"method": "platt", "folds": 2},
         "uncertainty": {"bootstrap_members": 3},
-        "allow_small_sample": True, "small_sample_reason": "a tiny test run"})
+        "allow_small_sample": True, "small_sample_reason": "a tiny test run", **changes})
     store = folder / "store"
     result = run_experiment(config, tracking_uri=f"sqlite:///{store}/mlflow.db",
                             progress=False)
     events = frame["reoperation_event"].to_numpy() == 1
     return result, store, frame, frame.loc[events, "reoperation_time_months"].to_numpy(float)
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory, seed):
+    return _train(tmp_path_factory, seed)
+
+
+@pytest.fixture(scope="module")
+def trained_mice(tmp_path_factory, seed):
+    """The same experiment developed by multiple imputation (the outcome, with its event
+    times as a Nelson-Aalen hazard, enters the development imputation models)."""
+    return _train(tmp_path_factory, seed, imputation={"method": "mice", "m": 2,
+                                                      "iterations": 2},
+                  uncertainty={"bootstrap_members": 2, "coverage_patients": 0})
 
 
 def _files(store: Path) -> list[Path]:
@@ -58,8 +71,9 @@ def test_the_scan_covers_the_database_the_artifacts_and_the_pickled_model(traine
     assert len(event_times) >= 30 and result.model.learner == "cox"
 
 
-def test_no_patient_id_or_event_time_in_any_stored_byte(trained):
-    _, store, frame, event_times = trained
+@pytest.mark.parametrize("run", ["trained", "trained_mice"])
+def test_no_patient_id_or_event_time_in_any_stored_byte(run, request):
+    _, store, frame, event_times = request.getfixturevalue(run)
     ids = {str(v).encode() for column in ("patient_id", "episode_id") if column in frame
            for v in frame[column].unique() if len(str(v)) >= 4}
     doubles = {struct.pack(order, t) for t in event_times for order in ("<d", ">d")}
@@ -83,8 +97,9 @@ def test_the_scan_would_see_an_unpooled_baseline(trained):
     assert all(struct.pack("<d", t) in blob for t in event_times)
 
 
-def test_no_array_with_one_entry_per_training_row_in_the_model(trained):
-    result = trained[0]
+@pytest.mark.parametrize("run", ["trained", "trained_mice"])
+def test_no_array_with_one_entry_per_training_row_in_the_model(run, request):
+    result = request.getfixturevalue(run)[0]
     n = result.data_summary["rows"]
     found = _row_sized(result.model, n)
     assert not found, f"model attributes with {n} rows: {found[:5]}"

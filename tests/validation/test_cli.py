@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 
 from spinerisk.cli import app
 from spinerisk.features import generic_task
-from spinerisk.models import RiskModel
+from spinerisk.models import ImputedRiskModel, RiskModel
 from spinerisk.validation import (
     FIT,
     MORE_DATA,
@@ -45,14 +45,19 @@ def heart(tmp_path_factory):
     return folder, model
 
 
-def test_validate_local_model(heart, tmp_path):
-    folder, _ = heart
+def _validate_locally(model, folder, tmp_path) -> dict:
+    """``spinerisk validate`` of a model file at VA without logging; the report."""
     result = CliRunner().invoke(app, [
-        "validate", "--model", str(folder / "model.joblib"), "--data", str(folder / "va.csv"),
+        "validate", "--model", str(model), "--data", str(folder / "va.csv"),
         "--task-config", CONFIG, "--site", "VA", "--out", str(tmp_path / "VA"), "--no-log",
         "--n-boot", "50"])
     assert result.exit_code == 0, result.output
-    report = json.loads((tmp_path / "VA" / "report.json").read_text())
+    return json.loads((tmp_path / "VA" / "report.json").read_text())
+
+
+def test_validate_local_model(heart, tmp_path):
+    folder, _ = heart
+    report = _validate_locally(folder / "model.joblib", folder, tmp_path)
     assert report["data"]["n_analysed"] == 200 and report["sample_size"]["events"] == 149
     assert report["verdict"]["decision"] in (FIT, RECALIBRATE, NOT_TRANSPORTABLE, MORE_DATA,
                                              NO_BENEFIT)
@@ -66,7 +71,28 @@ def test_validate_local_model(heart, tmp_path):
     assert all(c is None or c == 0 or c >= 10 for c in counts)  # small cells suppressed
     assert "needs the development rows" in report["case_mix"]["membership_note"]
     assert report["model_identity"]["missing"]["run_id"].startswith("a local model file")
+    assert report["model_identity"]["missing_data"].startswith("median")
     assert (tmp_path / "VA" / "report.pdf").stat().st_size > 10_000
+
+
+def test_validate_multiply_imputed_model_states_the_method(heart, tmp_path):
+    """A model developed by multiple imputation validates at a site with missing values
+    (imputed without the outcome) and the report states the method."""
+    folder, _ = heart
+    with open(CONFIG) as f:
+        raw = yaml.safe_load(f)
+    frame = read_generic_table(DATA, load_task_spec(CONFIG))
+    dev = frame[frame["site"] != "va"]
+    model = ImputedRiskModel(task=generic_task(raw["name"], raw["outcome"], raw["predictors"]),
+                             n_imputations=2, n_iterations=2).fit(dev, dev["disease"].to_numpy())
+    joblib.dump(model, tmp_path / "mice.joblib")
+    va = frame[frame["site"] == "va"]
+    assert va[list(model.predictors_)].isna().any(axis=1).sum() >= 10
+    report = _validate_locally(tmp_path / "mice.joblib", folder, tmp_path)
+    assert report["model_identity"]["missing_data"].startswith(
+        "multiple imputation by chained equations (m=2")
+    assert report["data"]["n_analysed"] == 200
+    assert "multiple imputation by chained equations" in (tmp_path / "VA" / "report.html").read_text()
 
 
 def model_lp_reference(model) -> np.ndarray:

@@ -61,6 +61,8 @@ NA_REASONS: dict[str, str] = {
                            "so no interval can be given",
     "zero_expected": "the expected number of events is zero",
     "too_few_distinct_predictions": "too few distinct predicted risks to fit the smooth curve",
+    "no_ci_in_an_imputation": "an imputation's estimate has no confidence interval, so Rubin's "
+                              "rules cannot pool it",
 }
 
 

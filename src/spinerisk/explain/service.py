@@ -61,7 +61,9 @@ class LoadedModel:
     explainer: ModelExplainer = field(init=False)
 
     def __post_init__(self):
-        self.explainer = ModelExplainer(self.model)
+        from spinerisk.explain.imputed import explained_model
+
+        self.explainer = ModelExplainer(explained_model(self.model))
         ensemble = getattr(self.model, ENSEMBLE_ATTRIBUTE, None)
         if ensemble is not None and hasattr(ensemble, "prepare"):
             ensemble.prepare()  # once, at load: a server's forked workers share it
@@ -78,7 +80,8 @@ class LoadedModel:
                 "alias": self.alias, "uri": self.uri, "learner": self.model.learner,
                 "calibration": self.model.calibration, "n_train": profile["n"],
                 "events_train": profile["events"], "horizon": self.model.horizon_,
-                "interval": getattr(self.model, ENSEMBLE_ATTRIBUTE, None) is not None,
+                "interval": (getattr(self.model, ENSEMBLE_ATTRIBUTE, None)
+                             or getattr(self.model, "within_", None)) is not None,
                 "explainer": self.explainer.family}
 
 
@@ -219,6 +222,9 @@ class PatientService:
                    interval: bool = True) -> list[dict[str, Any]]:
         """:meth:`score` for several validated records of one model at once."""
         model = chosen.model
+        if hasattr(model, "imputer_"):  # developed on multiply imputed data
+            return [self._score_imputed(chosen, c, f, interval)
+                    for c, f in zip(cleans, pathway_features)]
         z = np.vstack([model.encode_record(c, f) for c, f in zip(cleans, pathway_features)])
         contributions = chosen.explainer.raw_encoded(z)
         risks = model.calibrator_(contributions.margin).tolist()
@@ -228,8 +234,6 @@ class PatientService:
                  if ensemble is not None else [None] * len(cleans))
         noises = (ensemble.contribution_sds(cleans, z, pathway_features)
                   if ensemble is not None else [None] * len(cleans))
-        identity = {k: v for k, v in chosen.describe().items()
-                    if k in ("name", "version", "alias", "uri", "learner")}
         out = []
         for i, (clean, features) in enumerate(zip(cleans, pathway_features)):
             full = {**clean, **features}
@@ -238,15 +242,34 @@ class PatientService:
                 calibrated_risk=risks[i], top=self.top,
                 margin_scale=chosen.explainer.margin_scale,
                 base_label=chosen.explainer.base_label, noise_sd=noises[i])
-            out.append({
-                "task": chosen.task, "outcome": outcome_noun(chosen.task), "risk": risks[i],
-                "interval": None if spans[i] is None else plain(spans[i]),
-                "out_of_distribution": plain(check_support(full, model.training_profile_)),
-                "explanation": plain(explanation),
-                "model": dict(identity),
-                "notice": NOTICE,
-            })
+            out.append(self._answer(chosen, risks[i],
+                                    None if spans[i] is None else plain(spans[i]), full,
+                                    explanation))
         return out
+
+    def _answer(self, chosen: LoadedModel, risk: float, span, full: Mapping[str, Any],
+                explanation, **extra) -> dict[str, Any]:
+        return {
+            "task": chosen.task, "outcome": outcome_noun(chosen.task), "risk": risk,
+            "interval": span, **extra,
+            "out_of_distribution": plain(check_support(full, chosen.model.training_profile_)),
+            "explanation": plain(explanation),
+            "model": {k: v for k, v in chosen.describe().items()
+                      if k in ("name", "version", "alias", "uri", "learner")},
+            "notice": NOTICE,
+        }
+
+    def _score_imputed(self, chosen: LoadedModel, clean: Mapping[str, Any],
+                       pathway_features: Mapping[str, Any], interval: bool) -> dict[str, Any]:
+        """A model developed on multiply imputed data (:mod:`spinerisk.explain.imputed`):
+        the answer also lists the findings that were imputed."""
+        from spinerisk.explain.imputed import score_imputed
+
+        out = score_imputed(chosen.model, chosen.explainer, clean, pathway_features,
+                            chosen.task, self.top, interval)
+        return self._answer(chosen, out["risk"], plain(out["interval"]),
+                            {**clean, **pathway_features}, out["explanation"],
+                            imputed=out["imputed"])
 
     def _choose(self, clean: Mapping[str, Any], task: str | None,
                 alias: str | None) -> LoadedModel:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from spinerisk.explain.wording import percent
+from spinerisk.explain.wording import label, percent
 from spinerisk.vocabulary import procedure_name
 
 
@@ -33,6 +33,9 @@ def render_text(result: dict[str, Any]) -> str:
     lines.append(f"  {percent(interval['low'])} to {percent(interval['high'])}: "
                  f"{interval['label']}; {interval['method']}" if interval else
                  "  no interval: this model was registered without a bootstrap ensemble")
+    if result.get("imputed"):  # a model developed by multiple imputation
+        lines.append("  not recorded, so imputed (risk and range averaged over the "
+                     "imputations): " + ", ".join(map(label, result["imputed"])))
     ood = result["out_of_distribution"]
     if ood["warning"]:
         lines.append("  OUTSIDE THE TRAINING DATA: " + "; ".join(

@@ -97,6 +97,7 @@ def _identity_table(m: dict[str, Any]) -> Table:
             ["training data fingerprint (SHA-256)", shown("data_fingerprint")],
             ["trained (UTC)", shown("trained_at")],
             ["trained with", ", ".join(f"{k} {v}" for k, v in training.items()) or "-"],
+            ["missing predictor values", shown("missing_data")],
             ["validated with", ", ".join(f"{k} {v}" for k, v in m["validated_with"].items())]]
     notes = sorted(set(missing.values()))
     return Table(["model identity", "value"], rows,

@@ -154,6 +154,46 @@ class SampleSizeConfig(_Strict):
         return self
 
 
+IMPUTATION_METHODS = ("default", "mice")
+
+
+class ImputationConfig(_Strict):
+    """Missing predictor values. ``default``: median plus missing indicators (logistic,
+    cox) or xgboost's native missing values; ``mice``: multiple imputation by chained
+    equations with ``m`` imputations, fitted inside every cross-validation fold on its
+    training rows with the outcome, performance pooled by Rubin's rules
+    (:mod:`spinerisk.features.imputation`, :mod:`spinerisk.models.imputed`)."""
+
+    method: str = "default"
+    m: int = 20
+    iterations: int = 10
+    #: other variables in each imputation model (the most correlated ones)
+    max_predictors: int = 15
+
+    @model_validator(mode="before")
+    @classmethod
+    def _check(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        method = data.get("method", "default")
+        if method not in IMPUTATION_METHODS:
+            raise ValueError(f"imputation.method: {method!r} is not allowed; allowed: "
+                             f"{', '.join(map(repr, IMPUTATION_METHODS))}; fix: use "
+                             "method: mice for multiple imputation, or leave imputation out "
+                             "for the learner's default")
+        bounds = {"m": (2, "at least 2 imputations (20 or more for stable intervals)"),
+                  "iterations": (1, "at least 1 sweep of the chained equations (10 is usual)"),
+                  "max_predictors": (1, "at least 1 predictor per imputation model")}
+        for key, (low, what) in bounds.items():
+            value = data.get(key)
+            if value is None:
+                continue
+            if isinstance(value, bool) or not isinstance(value, int) or value < low:
+                raise ValueError(f"imputation.{key}: {value!r} is not allowed; allowed: an "
+                                 f"integer >= {low}; fix: give {what}")
+        return data
+
+
 class TrackingConfig(_Strict):
     experiment: str | None = None
     uri: str | None = None
@@ -175,6 +215,7 @@ class ExperimentConfig(_Strict):
     calibration: CalibrationConfig = CalibrationConfig()
     uncertainty: UncertaintyConfig = UncertaintyConfig()
     tracking: TrackingConfig = TrackingConfig()
+    imputation: ImputationConfig = ImputationConfig()
     sample_size: SampleSizeConfig = SampleSizeConfig()
     #: register a model although Riley's size is not met (needs small_sample_reason)
     allow_small_sample: bool = False
@@ -185,6 +226,16 @@ class ExperimentConfig(_Strict):
         if self.allow_small_sample and not (self.small_sample_reason or "").strip():
             raise ValueError("allow_small_sample: true needs small_sample_reason: say why an "
                              "under-sized model may be registered (e.g. 'demo data').")
+        return self
+
+    @model_validator(mode="after")
+    def _imputation_without_search(self) -> ExperimentConfig:
+        if self.imputation.method == "mice" and self.search is not None and self.search.space:
+            raise ValueError("imputation.method: 'mice' together with a search space is not "
+                             "supported (tuning would need m imputations in every inner "
+                             "fold); allowed: mice with fixed model.params; fix: set the "
+                             "hyperparameters in model.params and remove search, or use "
+                             "imputation.method: default")
         return self
 
     def task_spec(self) -> TaskSpec:

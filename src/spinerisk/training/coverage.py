@@ -53,7 +53,18 @@ def simulated_coverage(simulate_config, task: TaskSpec, model, n: int) -> dict[s
     from spinerisk.explain.uncertainty import measure_coverage
 
     frame, truth = fresh_patients(simulate_config, task, n)
-    out = measure_coverage(model, model.bootstrap_, frame, truth)
+    imputed = hasattr(model, "within_")  # multiple imputation: the pooled interval
+    out = measure_coverage(model, _PooledInterval() if imputed else model.bootstrap_, frame,
+                           truth)
     out["source"] = (f"{out['n']} fresh simulated patients (seed "
                      f"{simulate_config.seed + FRESH_SEED_OFFSET}) from the training sites")
     return out
+
+
+class _PooledInterval:
+    """The interval of an :class:`~spinerisk.models.ImputedRiskModel` behind the
+    ensemble interface :func:`~spinerisk.explain.uncertainty.measure_coverage` calls."""
+
+    @staticmethod
+    def predict_interval(model, X, level: float = 0.95):
+        return model.predict_interval(X, level)

@@ -18,6 +18,13 @@ In the order of a methods section:
 5. Final model: tuned and fitted on all rows, logged as a pyfunc returning calibrated
    risk and registered as a new version of ``spinerisk-<task>``; the serving alias
    ``candidate`` is created on a first version and moved only with ``promote``.
+
+With ``imputation.method: mice`` every fit above (outer folds, sites, final model) is an
+:class:`~spinerisk.models.ImputedRiskModel`: chained equations fitted on that fit's
+training rows with the outcome, one model per completed dataset; held-out rows are
+imputed by the training part's models without their outcome, and the held-out
+performance of each imputation is pooled by Rubin's rules
+(:func:`spinerisk.training.performance.rubin_performance`).
 """
 
 from __future__ import annotations
@@ -34,15 +41,22 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from scipy.special import expit
 from tqdm.auto import tqdm
 
 from spinerisk.features import TaskSpec
-from spinerisk.models import RiskModel
+from spinerisk.models import ImputedRiskModel, RiskModel
+from spinerisk.models.imputed import pooled_risk
 from spinerisk.training.config import ConfigError, ExperimentConfig
 from spinerisk.training.coverage import simulated_coverage
 from spinerisk.training.cv import Folds, grouped_folds, site_folds
 from spinerisk.training.data import TaskData, fingerprint, task_data
-from spinerisk.training.performance import Performance, performance, save_plots
+from spinerisk.training.performance import (
+    Performance,
+    performance,
+    rubin_performance,
+    save_plots,
+)
 from spinerisk.training.rounds import XGB_LEARNERS, FoldMatrices, early_stopped_loss
 from spinerisk.training.samplesize import (
     SampleSizeCheck,
@@ -62,6 +76,19 @@ MISSING_STRATEGY = {
     "xgboost": "native: missing values stay NaN and follow each split's learned default",
     "xgboost_cox": "native: missing values stay NaN and follow each split's learned default",
 }
+
+
+def missing_strategy(config: ExperimentConfig) -> str:
+    """The missing-data method of a run, in words (logged, and in the summary)."""
+    imputation = config.imputation
+    if imputation.method != "mice":
+        return MISSING_STRATEGY[config.model.learner]
+    return (f"multiple imputation by chained equations (m={imputation.m}, "
+            f"{imputation.iterations} sweeps, up to {imputation.max_predictors} predictors "
+            "per imputation model; bootstrap-drawn parameters), fitted on each fit's "
+            "training rows with the outcome in the imputation models; held-out and new "
+            "rows imputed by the training rows' models without the outcome; one model per "
+            "imputation, performance pooled by Rubin's rules")
 
 
 @dataclass
@@ -102,6 +129,11 @@ class ExperimentResult:
             pi = ("" if oe["pi_lower"] is None
                   else f"; PI {oe['pi_lower']:.2f}-{oe['pi_upper']:.2f}")
             row["O/E by site"] = f"{oe['site_min']:.2f}-{oe['site_max']:.2f}{pi}"
+        row["missing data"] = ("MICE m=" + str(self.config.imputation.m)
+                               if self.config.imputation.method == "mice"
+                               else "median + indicators"
+                               if self.config.model.learner in ("logistic", "cox")
+                               else "native (xgboost)")
         row["model"] = self.model_info.get("version_uri", "") or "not registered"
         return row
 
@@ -185,12 +217,22 @@ class Fitter:
                     pruning=search.pruning, timeout_s=search.timeout_s,
                     on_trial=self.on_trial, progress=self.progress)
 
-    def fit(self, data: TaskData, params: dict[str, Any]) -> RiskModel:
+    def fit(self, data: TaskData, params: dict[str, Any],
+            bootstrap_members: int = 0) -> RiskModel | ImputedRiskModel:
+        """The config's model on ``data``; with multiple imputation, ``bootstrap_members``
+        refits give the per-patient interval's within variance."""
         c = self.config
-        return RiskModel(self.task, c.model.learner, params=params,
-                         calibration=c.calibration.method,
-                         calibration_folds=c.calibration.folds, n_knots=c.model.n_knots,
-                         random_state=c.seed).fit(data.X, data.y)
+        common = {"params": params, "calibration": c.calibration.method,
+                  "calibration_folds": c.calibration.folds, "n_knots": c.model.n_knots,
+                  "random_state": c.seed}
+        if c.imputation.method == "mice":
+            return ImputedRiskModel(self.task, c.model.learner, **common,
+                                    n_imputations=c.imputation.m,
+                                    n_iterations=c.imputation.iterations,
+                                    max_predictors=c.imputation.max_predictors,
+                                    bootstrap_members=bootstrap_members,
+                                    n_jobs=c.uncertainty.n_jobs).fit(data.X, data.y)
+        return RiskModel(self.task, c.model.learner, **common).fit(data.X, data.y)
 
 
 def nested_cv(fitter: Fitter, data: TaskData, folds: Folds,
@@ -203,6 +245,32 @@ def nested_cv(fitter: Fitter, data: TaskData, folds: Folds,
         model = fitter.fit(part, fitter.tune(part, f"outer{k + 1}"))
         risk[test] = model.predict_risk(data.subset(test).X)
     return risk
+
+
+def nested_cv_imputed(fitter: Fitter, data: TaskData, folds: Folds,
+                      progress: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """Held-out risks with multiple imputation: each fold's imputation models and ``m``
+    risk models fitted on its training rows only; the held-out rows imputed by them
+    without their outcome.
+
+    Returns
+    -------
+    (pooled risk of every row, risk per imputation of shape (m, n)): imputation ``l`` is
+    model ``l`` scoring imputation ``l`` of the held-out rows, the completed-data analysis
+    that Rubin's rules pool.
+    """
+    pooled = np.full(data.n, np.nan)
+    per_imputation = None
+    for k, (train, test) in enumerate(tqdm(folds.splits, desc="outer folds",
+                                           disable=not progress)):
+        part = data.subset(train)
+        model = fitter.fit(part, fitter.tune(part, f"outer{k + 1}"))
+        lp = model.logit_matrix(data.subset(test).X)
+        if per_imputation is None:
+            per_imputation = np.full((lp.shape[0], data.n), np.nan)
+        pooled[test] = pooled_risk(lp)
+        per_imputation[:, test] = expit(np.diagonal(lp, axis1=0, axis2=1).T)
+    return pooled, per_imputation
 
 
 def internal_external(fitter: Fitter, data: TaskData, n_boot: int, progress: bool = True
@@ -332,24 +400,31 @@ def run_experiment(config: ExperimentConfig, *, tracking_uri: str | None = None,
 def _run(config, task, data, summary, folds, fold_log, run, progress, started):
     fitter = Fitter(config, task, study_prefix(config, summary["fingerprint_sha256"]),
                      on_trial=run.log_trial if run is not None else None, progress=progress)
-    oof = nested_cv(fitter, data, folds, progress)
-    perf = performance(task, data, oof, config.cv.bootstrap, config.seed)
+    imputed = config.imputation.method == "mice"
+    if imputed:
+        oof, per_imputation = nested_cv_imputed(fitter, data, folds, progress)
+        perf = rubin_performance(task, data, oof, per_imputation, config.cv.bootstrap,
+                                 config.seed)
+    else:
+        oof = nested_cv(fitter, data, folds, progress)
+        perf = performance(task, data, oof, config.cv.bootstrap, config.seed)
     params = fitter.tune(data, "final")
     if config.sample_size.learning_curve:
         summary["learning_curve"] = learning_curve(
             fitter, data, folds, params, tuple(config.sample_size.learning_curve), config.seed)
-    model = fitter.fit(data, params)
     members = config.uncertainty.bootstrap_members
-    if members:
+    model = fitter.fit(data, params, bootstrap_members=members)
+    if members and not imputed:
         from spinerisk.explain.uncertainty import fit_bootstrap_ensemble
 
         model.bootstrap_ = fit_bootstrap_ensemble(model, data.X, data.y, n_members=members,
                                                   seed=config.seed, groups=data.groups,
                                                   progress=progress,
                                                   n_jobs=config.uncertainty.n_jobs)
-        if config.data.simulate is not None and config.uncertainty.coverage_patients:
-            model.bootstrap_.coverage = simulated_coverage(
-                config.data.simulate, task, model, config.uncertainty.coverage_patients)
+    if members and config.data.simulate is not None and config.uncertainty.coverage_patients:
+        coverage = simulated_coverage(config.data.simulate, task, model,
+                                      config.uncertainty.coverage_patients)
+        (model.within_ if imputed else model.bootstrap_).coverage = coverage
     sites, site_params = {}, {}
     several = data.sites is not None and len(np.unique(data.sites)) > 1
     if config.cv.internal_external == "yes" or (config.cv.internal_external == "auto"
@@ -377,15 +452,18 @@ def _log(run, result: ExperimentResult, promote: bool = False) -> None:
                      if not size["met"] else {})})
     run.log_params({"config": config.model_dump(mode="json"),
                     "data": result.data_summary,
-                    "missing_strategy": MISSING_STRATEGY[config.model.learner],
+                    "missing_strategy": missing_strategy(config),
                     "folds.assignment_sha256": result.folds["assignment_sha256"],
                     "best_params": result.best_params,
                     "versions": tracking.package_versions(),
-                    "n_features": len(result.model.feature_names_)})
+                    "n_features": len(getattr(result.model, "members_", [result.model])[0]
+                                      .feature_names_)})
     run.log_metrics({**result.performance.flat("cv_"), "n_rows": result.data_summary["rows"],
                      "n_events": result.data_summary["events"],
                      "n_excluded_missing_outcome": result.data_summary["excluded_missing_outcome"]})
-    coverage = getattr(getattr(result.model, "bootstrap_", None), "coverage", None)
+    ensemble = getattr(result.model, "within_", None) or getattr(result.model, "bootstrap_",
+                                                                  None)
+    coverage = getattr(ensemble, "coverage", None)
     if coverage:
         run.log_metrics({"interval_coverage": coverage["coverage"],
                          "interval_coverage_mc_se": coverage["mc_se"],
@@ -405,12 +483,23 @@ def _log(run, result: ExperimentResult, promote: bool = False) -> None:
         run.log_metrics({f"iecv_pooled_{metric}_{k}": p[k] for metric, p in result.site_pooled.items()
                          for k in ("estimate", "ci_lower", "ci_upper", "pi_lower", "pi_upper",
                                    "tau2", "i2") if p[k] is not None})
-    run.log_dict({"feature_to_variable": result.model.feature_to_variable_,
-                  "training_profile": result.model.training_profile_}, "model_card.json")
+    explained, rows = result.model, result.training_rows
+    if isinstance(explained, ImputedRiskModel):  # importance of the first imputation's model
+        explained = result.model.members_[0]
+        rows = result.model.imputer_.transform(result.model.members_[0]._model_frame(rows))[0]
+        run.log_dict({"missing_shares": result.model.imputer_.missing_shares_,
+                      "predictors_of_imputation_models": {
+                          v.name: [result.model.imputer_.variables_[j].name for j in inputs]
+                          for v, inputs in zip(result.model.imputer_.variables_,
+                                               result.model.imputer_.inputs_)}},
+                     "imputation.json")
+    run.log_dict({"feature_to_variable": explained.feature_to_variable_,
+                  "training_profile": result.model.training_profile_,
+                  "missing_data": missing_strategy(config)}, "model_card.json")
     with tempfile.TemporaryDirectory() as tmp:
         label = f"{config.model.learner} (nested CV)"
         paths = save_plots(result.performance, result.oof_risk, Path(tmp), label)
-        paths.append(shap_importance_plot(result.model, result.training_rows, Path(tmp)))
+        paths.append(shap_importance_plot(explained, rows, Path(tmp)))
         curve = result.data_summary.get("learning_curve")
         if curve:
             paths.append(Path(tmp) / "learning_curve.png")

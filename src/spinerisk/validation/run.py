@@ -128,6 +128,7 @@ def run_validation(*, model: str, data: Path, site: str, out: Path, mapping: Pat
     """Everything ``spinerisk validate`` does; returns a one-paragraph summary."""
     from rich.console import Console
 
+    from spinerisk.models.imputed import describe_missing_data
     from spinerisk.report import write_report
 
     console = Console(stderr=True)
@@ -143,6 +144,7 @@ def run_validation(*, model: str, data: Path, site: str, out: Path, mapping: Pat
     with console.status("writing report"):
         report = result.to_dict()
         report["model_identity"] = identify(model)
+        report["model_identity"]["missing_data"] = describe_missing_data(fitted)
         paths = write_report(report, out)
     lines = [f"{site}: {report['verdict']['decision']}"] + [f"  - {r}" for r in report["verdict"]["reasons"]]
     lines.append("wrote " + ", ".join(str(p) for p in paths.values()))
