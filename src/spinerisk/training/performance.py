@@ -5,6 +5,9 @@ and slope (bootstrap percentile CIs, vectorised), ICI of the loess calibration c
 Time-to-event at the horizon: time-dependent AUC, Uno's C, IPCW Brier and IPA, O/E
 (bootstrap percentile CIs) and the calibration slope (Cox model on the log cumulative
 hazard, Wald CI). Curves (ROC, calibration, decision) are returned for plots.
+
+The bootstrap resamples patients, not rows: a patient's episodes are not independent,
+so they are drawn together (the folds never split a patient either).
 """
 
 from __future__ import annotations
@@ -56,7 +59,8 @@ def _binary(task, data, risk, n_boot, seed, curves) -> Performance:
     y = data.event
     boot = evaluation.bootstrap_binary(
         y, risk, metrics=("auc", "brier", "scaled_brier", "oe_ratio", "citl_intercept",
-                          "cal_intercept", "cal_slope"), n_boot=max(n_boot, 2), seed=seed)
+                          "cal_intercept", "cal_slope"), n_boot=max(n_boot, 2), seed=seed,
+        groups=data.groups)
     metrics = dict(boot.metrics)
     metrics["auc"] = evaluation.auc(y, risk)  # DeLong interval for the headline AUC
     out = Performance(metrics)
@@ -83,7 +87,7 @@ def _survival(task, data, risk, n_boot, seed, curves) -> Performance:
                 "oe_ratio": evaluation.oe_survival(t, e, r, h)}
 
     boot = evaluation.bootstrap_apply(statistic, time, event, risk, n_boot=max(n_boot, 2),
-                                      seed=seed)
+                                      seed=seed, groups=data.groups)
     out = Performance(dict(boot.metrics))
     # the slope on the log cumulative hazard in a Cox model (Wald CI), as external
     # validation reports it, so the summary's "cal. slope" exists for every task
