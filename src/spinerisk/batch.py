@@ -46,7 +46,8 @@ def score_frame(model, frame: pd.DataFrame) -> pd.DataFrame:
     out["risk"] = model.risk_of_encoded(encoded)
     ensemble = getattr(model, ENSEMBLE_ATTRIBUTE, None)
     if ensemble is not None:
-        out["risk_low"], out["risk_high"] = ensemble.predict_interval(model, frame)
+        out["risk_low"], out["risk_high"] = ensemble.predict_interval(model, frame,
+                                                                       encoded=encoded)
     grouped = explainer.explain_encoded(encoded)
     out[BASE_COLUMN] = grouped.base
     contributions = pd.DataFrame(grouped.values,

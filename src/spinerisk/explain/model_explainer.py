@@ -3,8 +3,11 @@
 The explainer explains the model's *base learner* on its margin (``RiskModel.base_margin``),
 the quantity the calibrated risk is a monotone map of. It is built once per loaded model:
 
-* trees (``xgboost``, ``xgboost_cox``): xgboost's exact TreeSHAP, base value the
-  training-average margin;
+* trees (``xgboost``, ``xgboost_cox``): exact TreeSHAP, base value the training-average
+  margin: xgboost's ``pred_contribs`` per patient (:meth:`ModelExplainer.raw_encoded`),
+  precomputed per-leaf tables (:mod:`spinerisk.explain.leaf_tables`, ~4x less CPU) for
+  grouped contributions of batches (:meth:`ModelExplainer.explain_encoded`,
+  :meth:`ModelExplainer.explain_frame`, batch scoring); the two agree to 1e-6;
 * linear learners (``logistic``, ``cox``): exact SHAP against a reference patient. A
   registered model carries aggregates only, not training rows, so the reference is the
   *typical training patient* built from the training profile (median of each number,
@@ -67,8 +70,27 @@ class ModelExplainer:
         self.family = self.contributions.family
 
     def explain_encoded(self, Z: np.ndarray) -> GroupedContributions:
-        """Grouped contributions of already-encoded rows."""
-        return self.groups.group(self.contributions(Z))
+        """Grouped contributions of already-encoded rows (trees: through the precomputed
+        TreeSHAP tables unless :attr:`batch_tables` is None)."""
+        tables = self.batch_tables
+        if tables is None:
+            return self.groups.group(self.contributions(Z))
+        values = tables.contributions(Z, self.groups.column_of_feature,
+                                      len(self.groups.variables))
+        return GroupedContributions(values, np.full(len(values), tables.base),
+                                    self.groups.variables)
+
+    @property
+    def batch_tables(self):
+        """The booster's :class:`~spinerisk.explain.leaf_tables.LeafTables` (built on first
+        use, cached per booster), or None: not trees, or tables refused for this booster
+        (their ``refused`` says why; ``pred_contribs`` is used then)."""
+        if self.family != "trees":
+            return None
+        from spinerisk.explain.leaf_tables import leaf_tables
+
+        tables = leaf_tables(self.contributions.booster)
+        return None if tables.refused else tables
 
     def raw_encoded(self, Z: np.ndarray) -> Contributions:
         """Per-column contributions of already-encoded rows."""

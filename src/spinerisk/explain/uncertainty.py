@@ -169,14 +169,22 @@ class BootstrapEnsemble:
         rows = []
         for member, shared, explainer in zip(self.members, self.shares_encoding, explainers):
             z = encoded if shared else member.encode_record(record, pathway)
-            rows.append(explainer.explain_encoded(z).row(0))
+            # one row: the per-patient path (pred_contribs), not the batch tables
+            rows.append(explainer.groups.group(explainer.raw_encoded(z)).row(0))
         names = list(rows[0])
         values = np.array([[r.get(n, 0.0) for n in names] for r in rows], float)
         return dict(zip(names, values.std(axis=0, ddof=1).tolist()))
 
-    def risks(self, X) -> np.ndarray:
-        """Members' risks for a frame: array of shape (n_members, n_rows)."""
-        return np.vstack([m.predict_risk(X) for m in self.members])
+    def risks(self, X, encoded: np.ndarray | None = None) -> np.ndarray:
+        """Members' risks for a frame: array of shape (n_members, n_rows).
+
+        ``encoded``, the main model's encoding of ``X`` (``ModelExplainer.encode_frame``),
+        is reused by the members that share it (the tree learners), so a batch is encoded
+        once instead of once per member.
+        """
+        return np.vstack([m.risk_of_encoded(encoded) if shared and encoded is not None
+                          else m.predict_risk(X)
+                          for m, shared in zip(self.members, self.shares_encoding)])
 
     def interval_of_record(self, model, record, encoded, pathway=None,
                            level: float = 0.95) -> Interval:
@@ -190,9 +198,15 @@ class BootstrapEnsemble:
                         interval_label(level, coverage),
                         None if coverage is None else coverage["coverage"])
 
-    def predict_interval(self, model, X, level: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
-        """Interval for every row of a frame around the main model's risk: (low, high)."""
-        return _logit_interval(model.predict_risk(X), self.risks(X), level)
+    def predict_interval(self, model, X, level: float = 0.95,
+                         encoded: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Interval for every row of a frame around the main model's risk: (low, high).
+
+        ``encoded``: the main model's encoding of ``X`` when the caller already has it.
+        """
+        if encoded is None:
+            encoded = model.preprocessor_.transform(model._model_frame(X))
+        return _logit_interval(model.risk_of_encoded(encoded), self.risks(X, encoded), level)
 
 
 def measure_coverage(model, ensemble: BootstrapEnsemble, X: pd.DataFrame, true_risk,
