@@ -23,9 +23,10 @@ Tables are built once per booster (cached for the booster's lifetime, never pick
 are *refused*, with the reason in :attr:`LeafTables.refused`, for boosters outside what
 they reproduce: categorical splits, several outputs, a booster that is not ``gbtree``, an
 objective whose base score link is not known here, or tables larger than
-:data:`MAX_TABLE_ENTRIES` (``sum over leaves of 2**k * k`` floats: ~1.5M for 300 trees of
-depth 5, the search space's deepest; ~20 for depth 10 would need ~60x the memory). A refused
-booster is explained by ``pred_contribs`` (:class:`spinerisk.explain.TreeContributions`).
+:data:`MAX_TABLE_ENTRIES` (``sum over leaves of 2**k * k`` floats: at most 1.5M, 12 MB,
+for 300 trees of depth 5, the search space's deepest; each further level of depth
+multiplies it by about 4, so depth 8 with 300 trees is past the limit). A refused booster
+is explained by ``pred_contribs`` (:class:`spinerisk.explain.TreeContributions`).
 The tables are also checked against ``pred_contribs`` on rows that reach every branch
 (split values, values just below them, missing values) when built, and refused if they
 disagree.
@@ -41,6 +42,7 @@ import os
 import weakref
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from itertools import pairwise
 
 import numpy as np
 
@@ -157,7 +159,7 @@ class LeafTables:
             kernel(*args, 0, X.shape[0])
         else:  # the kernel releases the GIL: threads share the tables and write own rows
             with ThreadPoolExecutor(len(bounds) - 1) as pool:
-                list(pool.map(lambda b: kernel(*args, b[0], b[1]), zip(bounds[:-1], bounds[1:])))
+                list(pool.map(lambda b: kernel(*args, *b), pairwise(bounds)))
         return out
 
     def _disagreement(self, booster) -> float:
