@@ -127,7 +127,7 @@ def _batch(model, frame: pd.DataFrame, rows: int) -> None:
     grouped = explainer.explain_encoded(Z)
     risk = model.risk_of_encoded(Z)
     total = time.perf_counter() - started
-    assert risk.shape == (rows,)
+    assert risk.shape == (rows,) and grouped.values.shape[0] == rows
     print(f"batch risk + grouped contributions, {rows:,} rows: {total:.1f} s "
           f"({rows / total * 60:,.0f} rows/min; encoding {encoded:.1f} s, "
           f"risk, TreeSHAP tables + grouping {total - encoded:.1f} s)")
