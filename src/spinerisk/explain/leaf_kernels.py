@@ -56,36 +56,50 @@ def fill_tables(slot_start, slot_zero, leaf_value, table_start, table):
 
 
 @njit(cache=True, nogil=True)
-def explain_rows(X, feature, threshold, default_left, path_start, path_node, path_left,
-                 path_slot, slot_start, slot_column, table_start, table, out, start, stop):
+def explain_rows(X, feature, threshold, default_left, left, right, node_bit, tree_node_start,
+                 tree_leaf_start, leaf_node, slot_start, slot_column, table_start, table, out,
+                 start, stop):
     """Add each leaf's table entry for the row's pattern into ``out[start:stop]``.
 
-    A split sends a row left when its value, as float32, is below the threshold, and a
-    missing value the split's default way (xgboost's rule).
+    Rows go in blocks, and within a block tree by tree, so one tree's tables (tens of KB
+    at depth 5) stay in cache while the block's rows read them; a row's sums are added in
+    the same order whatever the block, so its values do not depend on the batch. One pass
+    down a tree's nodes (a parent before its children) carries each node's pattern: a
+    child inherits its parent's and loses the bit of the split's feature when the row goes
+    the other way. A split sends a row left when its value, as float32, is below the
+    threshold, and a missing value the split's default way (xgboost's rule).
     """
-    n_nodes = feature.shape[0]
-    n_leaves = path_start.shape[0] - 1
-    go_left = np.empty(n_nodes, np.bool_)
-    for r in range(start, stop):
-        for n in range(n_nodes):
-            f = feature[n]
-            if f < 0:
-                continue
-            x = X[r, f]
-            if np.isnan(x):
-                go_left[n] = default_left[n]
-            else:
-                go_left[n] = np.float32(x) < threshold[n]
-        for leaf in range(n_leaves):
-            first = slot_start[leaf]
-            k = slot_start[leaf + 1] - first
-            pattern = (1 << k) - 1
-            for p in range(path_start[leaf], path_start[leaf + 1]):
-                if go_left[path_node[p]] != path_left[p]:
-                    pattern &= ~(1 << path_slot[p])
-            row = table_start[leaf] + pattern * k
-            for s in range(k):
-                out[r, slot_column[first + s]] += table[row + s]
+    mask = np.empty(feature.shape[0], np.int64)
+    for block in range(start, stop, _BLOCK):
+        for t in range(tree_node_start.shape[0] - 1):
+            first_node, last_node = tree_node_start[t], tree_node_start[t + 1]
+            for r in range(block, min(block + _BLOCK, stop)):
+                mask[first_node] = -1  # the root: no path feature contradicted yet
+                for n in range(first_node, last_node):
+                    f = feature[n]
+                    if f < 0:
+                        continue
+                    x = X[r, f]
+                    if np.isnan(x):
+                        go_left = default_left[n]
+                    else:
+                        go_left = np.float32(x) < threshold[n]
+                    m = mask[n]
+                    if go_left:
+                        mask[left[n]] = m
+                        mask[right[n]] = m & ~node_bit[n]
+                    else:
+                        mask[left[n]] = m & ~node_bit[n]
+                        mask[right[n]] = m
+                for leaf in range(tree_leaf_start[t], tree_leaf_start[t + 1]):
+                    first = slot_start[leaf]
+                    k = slot_start[leaf + 1] - first
+                    row = table_start[leaf] + (mask[leaf_node[leaf]] & ((1 << k) - 1)) * k
+                    for s in range(k):
+                        out[r, slot_column[first + s]] += table[row + s]
+
+
+_BLOCK = 64
 
 
 @njit(cache=True)

@@ -60,15 +60,18 @@ _CACHE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 @dataclass(frozen=True)
 class _Leaves:
-    """Flat arrays of a booster's split nodes and of every leaf's path (see kernels)."""
+    """Flat arrays of a booster's nodes (each tree in depth-first order, so a parent comes
+    before its children) and of every leaf's distinct path features (see the kernels)."""
 
     feature: np.ndarray          # (nodes,) int64, -1 at a leaf
     threshold: np.ndarray        # (nodes,) float32
     default_left: np.ndarray     # (nodes,) bool: missing goes to the left ("yes") child
-    path_start: np.ndarray       # (leaves + 1,) int64 offsets into path_*
-    path_node: np.ndarray        # global node ids of each leaf's splits
-    path_left: np.ndarray        # the leaf lies below the split's left child
-    path_slot: np.ndarray        # the split's distinct-feature slot within its leaf
+    left: np.ndarray             # (nodes,) int64 global id of the left child (-1 at a leaf)
+    right: np.ndarray            # (nodes,) int64
+    node_bit: np.ndarray         # (nodes,) int64: 1 << slot of the split's feature on its path
+    tree_node_start: np.ndarray  # (trees + 1,) int64: a tree's nodes, root first
+    tree_leaf_start: np.ndarray  # (trees + 1,) int64: a tree's leaves
+    leaf_node: np.ndarray        # (leaves,) int64 global id of each leaf
     slot_start: np.ndarray       # (leaves + 1,) int64 offsets into slot_*
     slot_feature: np.ndarray     # feature of each distinct-feature slot
     slot_zero: np.ndarray        # z_j: product of the slot's cover ratios
@@ -151,9 +154,10 @@ class LeafTables:
         slot_column = np.asarray(column_of_feature, np.int64)[leaves.slot_feature]
         out = np.zeros((X.shape[0], n_columns))
         kernel = _kernels().explain_rows
-        args = (X, leaves.feature, leaves.threshold, leaves.default_left, leaves.path_start,
-                leaves.path_node, leaves.path_left, leaves.path_slot, leaves.slot_start,
-                slot_column, self._table_start, self._table, out)
+        args = (X, leaves.feature, leaves.threshold, leaves.default_left, leaves.left,
+                leaves.right, leaves.node_bit, leaves.tree_node_start, leaves.tree_leaf_start,
+                leaves.leaf_node,
+                leaves.slot_start, slot_column, self._table_start, self._table, out)
         bounds = np.linspace(0, X.shape[0], min(_threads(), X.shape[0]) + 1).astype(int)
         if len(bounds) <= 2:
             kernel(*args, 0, X.shape[0])
@@ -210,51 +214,60 @@ def _refusal(booster) -> str | None:
 
 
 def _flatten(trees: list[dict]) -> _Leaves:
-    """Node arrays of all trees and, per leaf, its path's splits and distinct features."""
-    feature, threshold, default_left = [], [], []
-    path_start, path_node, path_left, path_slot = [0], [], [], []
-    slot_start, slot_feature, slot_zero, leaf_value = [0], [], [], []
-    offset = 0
+    """Node arrays of all trees (renumbered depth-first) and, per leaf, the distinct
+    features of its path with their cover-ratio products."""
+    columns: dict[str, list] = {k: [] for k in ("feature", "threshold", "default_left",
+                                                "left", "right", "node_bit",
+                                                "leaf_node", "slot_feature", "slot_zero",
+                                                "leaf_value")}
+    slot_start, tree_node_start, tree_leaf_start = [0], [0], [0]
     for tree in trees:
         if any(tree["split_type"]) or tree["tree_param"].get("size_leaf_vector", "1") not in \
                 ("0", "1"):
             raise _Unsupported("categorical splits or vector leaves")
-        left, right = tree["left_children"], tree["right_children"]
-        cover, cond = tree["sum_hessian"], tree["split_conditions"]
-        is_leaf = [c == -1 for c in left]
-        feature += [-1 if leaf else f for leaf, f in zip(is_leaf, tree["split_indices"])]
-        threshold += cond
-        default_left += tree["default_left"]
-        stack = [(0, ())]  # (node, ((parent, went_left), ...))
+        left, right, cover = tree["left_children"], tree["right_children"], tree["sum_hessian"]
+        # (node, parent's new id or -1, went left, path features, their cover-ratio products)
+        stack: list[tuple[int, int, bool, tuple, tuple]] = [(0, -1, False, (), ())]
         while stack:
-            node, path = stack.pop()
-            if not is_leaf[node]:
-                stack += [(right[node], (*path, (node, False))),
-                          (left[node], (*path, (node, True)))]
+            node, parent, went_left, features, zeros = stack.pop()
+            new = len(columns["feature"])
+            if parent >= 0:
+                columns["left" if went_left else "right"][parent] = new
+            leaf = left[node] == -1
+            feature = -1 if leaf else tree["split_indices"][node]
+            columns["feature"].append(feature)
+            columns["threshold"].append(tree["split_conditions"][node])
+            columns["default_left"].append(bool(tree["default_left"][node]))
+            columns["left"].append(-1)
+            columns["right"].append(-1)
+            if leaf:
+                columns["node_bit"].append(0)
+                columns["leaf_node"].append(new)
+                columns["slot_feature"] += features
+                columns["slot_zero"] += zeros
+                columns["leaf_value"].append(tree["split_conditions"][node])
+                slot_start.append(len(columns["slot_feature"]))
                 continue
-            slots: dict[int, int] = {}
-            zeros: list[float] = []
-            for depth, (parent, went_left) in enumerate(path):
-                child = path[depth + 1][0] if depth + 1 < len(path) else node
-                slot = slots.setdefault(tree["split_indices"][parent], len(slots))
-                if slot == len(zeros):
-                    zeros.append(1.0)
-                zeros[slot] *= cover[child] / cover[parent]
-                path_node.append(offset + parent)
-                path_left.append(went_left)
-                path_slot.append(slot)
-            path_start.append(len(path_node))
-            slot_feature += list(slots)
-            slot_zero += zeros
-            slot_start.append(len(slot_feature))
-            leaf_value.append(cond[node])
-        offset += len(left)
-    return _Leaves(np.array(feature, np.int64), np.array(threshold, np.float32),
-                   np.array(default_left, bool), np.array(path_start, np.int64),
-                   np.array(path_node, np.int64), np.array(path_left, bool),
-                   np.array(path_slot, np.int64), np.array(slot_start, np.int64),
-                   np.array(slot_feature, np.int64), np.array(slot_zero, np.float64),
-                   np.array(leaf_value, np.float64))
+            slot = features.index(feature) if feature in features else len(features)
+            columns["node_bit"].append(1 << slot)
+            for child, is_left in ((right[node], False), (left[node], True)):
+                ratio = cover[child] / cover[node]
+                if slot < len(features):
+                    child_zeros = (*zeros[:slot], zeros[slot] * ratio, *zeros[slot + 1:])
+                    stack.append((child, new, is_left, features, child_zeros))
+                else:
+                    stack.append((child, new, is_left, (*features, feature), (*zeros, ratio)))
+        tree_node_start.append(len(columns["feature"]))
+        tree_leaf_start.append(len(columns["leaf_node"]))
+    ints = {k: np.array(columns[k], np.int64) for k in ("feature", "left", "right", "node_bit",
+                                                        "leaf_node", "slot_feature")}
+    return _Leaves(threshold=np.array(columns["threshold"], np.float32),
+                   default_left=np.array(columns["default_left"], bool),
+                   slot_start=np.array(slot_start, np.int64),
+                   slot_zero=np.array(columns["slot_zero"], np.float64),
+                   leaf_value=np.array(columns["leaf_value"], np.float64),
+                   tree_node_start=np.array(tree_node_start, np.int64),
+                   tree_leaf_start=np.array(tree_leaf_start, np.int64), **ints)
 
 
 class _Unsupported(ValueError):
