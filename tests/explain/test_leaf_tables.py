@@ -66,14 +66,16 @@ def _repeats_a_feature(leaves) -> bool:
     return False
 
 
-def test_rows_do_not_depend_on_the_batch(seed):
+def test_rows_do_not_depend_on_the_batch(seed, monkeypatch):
     """Row blocks on threads, chunks, partitions: each row's values are the same bits."""
     booster, X = _booster("binary:logistic", 4, seed)
     tables = lt.LeafTables(booster)
+    monkeypatch.setattr(lt, "_ROWS_PER_THREAD", 10)
+    monkeypatch.setattr(lt, "_threads", lambda: 3)  # three threads of ~67 rows
     whole = tables.contributions(X, np.arange(5), 5)
-    parts = np.vstack([tables.contributions(X[:7], np.arange(5), 5),
-                       tables.contributions(X[7:], np.arange(5), 5)])
-    assert np.array_equal(whole, parts)
+    one_by_one = np.vstack([tables.contributions(X[i:i + 1], np.arange(5), 5)
+                            for i in range(len(X))])
+    assert np.array_equal(whole, one_by_one)
 
 
 @pytest.mark.parametrize("learner", ["xgboost", "xgboost_cox"])

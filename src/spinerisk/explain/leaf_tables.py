@@ -31,7 +31,9 @@ The tables are also checked against ``pred_contribs`` on rows that reach every b
 (split values, values just below them, missing values) when built, and refused if they
 disagree.
 
-numba is imported here only (and only for batches); the compiled kernels are cached on disk.
+numba is imported only by :mod:`spinerisk.explain.leaf_kernels`, on a batch's first use;
+the compiled kernels are cached on disk (next to the module, or in the user's cache folder
+when the package folder is read-only; ``NUMBA_CACHE_DIR`` names another).
 """
 
 from __future__ import annotations
@@ -51,9 +53,10 @@ MAX_TABLE_ENTRIES = 1 << 24
 #: agreement with pred_contribs required when the tables are built (margin scale)
 CHECK_TOLERANCE = 1e-5
 #: link from xgboost's stored base score to the margin, per objective
-_BASE_LINKS = {"binary:logistic": lambda p: math.log(p / (1 - p)),
-               "binary:logitraw": lambda p: p, "survival:cox": math.log,
+_BASE_LINKS = {"binary:logistic": lambda p: math.log(p / (1 - p)), "survival:cox": math.log,
                "reg:squarederror": lambda p: p}
+#: rows a thread gets at least (a thread pool costs more than a few rows' work)
+_ROWS_PER_THREAD = 1000
 
 _CACHE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
@@ -156,9 +159,10 @@ class LeafTables:
         kernel = _kernels().explain_rows
         args = (X, leaves.feature, leaves.threshold, leaves.default_left, leaves.left,
                 leaves.right, leaves.node_bit, leaves.tree_node_start, leaves.tree_leaf_start,
-                leaves.leaf_node,
-                leaves.slot_start, slot_column, self._table_start, self._table, out)
-        bounds = np.linspace(0, X.shape[0], min(_threads(), X.shape[0]) + 1).astype(int)
+                leaves.leaf_node, leaves.slot_start, slot_column, self._table_start,
+                self._table, out)
+        blocks = max(1, min(_threads(), X.shape[0] // _ROWS_PER_THREAD))
+        bounds = np.linspace(0, X.shape[0], blocks + 1).astype(int)
         if len(bounds) <= 2:
             kernel(*args, 0, X.shape[0])
         else:  # the kernel releases the GIL: threads share the tables and write own rows
@@ -187,8 +191,9 @@ def leaf_tables(booster) -> LeafTables:
 
 def probe_rows(leaves: _Leaves, n_features: int, n_rows: int = 64,
                seed: int = 0) -> np.ndarray:
-    """Rows whose values sit on split thresholds, just below them, or are missing, so
-    every branch and every missing-value default is taken by some row."""
+    """Rows whose values are drawn from each feature's split thresholds, the floats just
+    below them, and missing, so both branches and the missing-value default of the splits
+    are taken by the rows (a check, with the tests, of the branch rule)."""
     rng = np.random.default_rng(seed)
     X = np.zeros((n_rows, n_features))
     split = leaves.feature >= 0
