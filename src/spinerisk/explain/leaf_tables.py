@@ -25,7 +25,7 @@ they reproduce: categorical splits, several outputs, a booster that is not ``gbt
 objective whose base score link is not known here, or tables larger than
 :data:`MAX_TABLE_ENTRIES` (``sum over leaves of 2**k * k`` floats: at most 1.5M, 12 MB,
 for 300 trees of depth 5, the search space's deepest; each further level of depth
-multiplies it by about 4, so depth 8 with 300 trees is past the limit). A refused booster
+multiplies it by about 4, so 300 full trees of depth 7 are past the limit). A refused booster
 is explained by ``pred_contribs`` (:class:`spinerisk.explain.TreeContributions`).
 The tables are also checked against ``pred_contribs`` on rows that reach every branch
 (split values, values just below them, missing values) when built, and refused if they
