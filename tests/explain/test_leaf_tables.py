@@ -114,3 +114,24 @@ def test_boosters_the_tables_do_not_reproduce_are_refused(seed):
     categorical = xgb.train({"objective": "binary:logistic", "nthread": 1},
                             xgb.DMatrix(frame, y, enable_categorical=True), num_boost_round=3)
     assert "categorical" in lt.LeafTables(categorical).refused
+
+
+def test_one_patient_does_not_import_numba(models, residual_frame, record_of, tmp_path):
+    """The per-patient path (CLI predict, API) keeps pred_contribs: no numba on a cold start."""
+    import pickle
+    import subprocess
+    import sys
+
+    (tmp_path / "model.pkl").write_bytes(pickle.dumps(models["xgboost"]))
+    (tmp_path / "record.pkl").write_bytes(pickle.dumps(record_of(residual_frame, 0)))
+    script = (
+        "import pickle, sys\n"
+        "from spinerisk.explain import LoadedModel, PatientService\n"
+        f"model = pickle.loads(open({str(tmp_path / 'model.pkl')!r}, 'rb').read())\n"
+        f"record = pickle.loads(open({str(tmp_path / 'record.pkl')!r}, 'rb').read())\n"
+        "service = PatientService([LoadedModel(model, 'm', '1', 'candidate', 'here')])\n"
+        "assert service.predict(record)['risk'] is not None\n"
+        "print('numba' in sys.modules)\n")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          check=True)
+    assert done.stdout.strip() == "False"
