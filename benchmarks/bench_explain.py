@@ -7,10 +7,10 @@ fresh episodes are scored end to end from the frame (encoding, risk, grouped con
 the issue's "batch risk + grouped contributions", no interval), then encoded once and
 explained by clinical variable three ways:
 
-* ours: ``ModelExplainer.explain_encoded`` (the tables of :mod:`spinerisk.explain.leaf_tables`,
+* ours: ``ModelExplainer.explain_batch`` (the tables of :mod:`spinerisk.explain.leaf_tables`,
   on every core the process may use);
 * ``pred_contribs``: xgboost's TreeSHAP per encoded column (every core), then the same
-  grouping (what ``explain_encoded`` did before the tables);
+  grouping (``explain_encoded``, the per-patient path, and batches before the tables);
 * ``shap.TreeExplainer`` as users call it, then the same grouping, on the first
   ``--shap-rows`` rows (for an xgboost model it hands the rows to ``pred_contribs`` itself,
   so its values are identical to it; the time differs by its own matrix and checks).
@@ -82,13 +82,13 @@ def main() -> None:
     print(f"tables, one-time build (numba import, kernels, tables, check): wall "
           f"{time.perf_counter() - wall:.2f} s, cpu {time.process_time() - cpu:.2f} s")
     timed("batch risk + grouped contributions", len(frame),
-          lambda: [(model.risk_of_encoded(z), explainer.explain_encoded(z))
+          lambda: [(model.risk_of_encoded(z), explainer.explain_batch(z))
                    for z in (explainer.encode_frame(frame.iloc[i:i + 100_000])
                              for i in range(0, len(frame), 100_000))])
     ours, wall_ours = timed("ours: precomputed TreeSHAP tables", len(Z),
-                            lambda: explainer.explain_encoded(Z).values)
+                            lambda: explainer.explain_batch(Z).values)
     reference, wall_xgb = timed("xgboost pred_contribs + grouping", len(Z),
-                                lambda: groups.group(explainer.raw_encoded(Z)).values)
+                                lambda: explainer.explain_encoded(Z).values)
     import shap
 
     tree_explainer = shap.TreeExplainer(model.estimator_)

@@ -124,7 +124,7 @@ def _batch(model, frame: pd.DataFrame, rows: int) -> None:
     Z = np.vstack([explainer.encode_frame(big.iloc[i:i + 100_000])
                    for i in range(0, rows, 100_000)])
     encoded = time.perf_counter() - started
-    grouped = explainer.explain_encoded(Z)
+    grouped = explainer.explain_batch(Z)
     risk = model.risk_of_encoded(Z)
     total = time.perf_counter() - started
     assert risk.shape == (rows,) and grouped.values.shape[0] == rows

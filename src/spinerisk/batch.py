@@ -48,7 +48,7 @@ def score_frame(model, frame: pd.DataFrame) -> pd.DataFrame:
     if ensemble is not None:
         out["risk_low"], out["risk_high"] = ensemble.predict_interval(model, frame,
                                                                        encoded=encoded)
-    grouped = explainer.explain_encoded(encoded)
+    grouped = explainer.explain_batch(encoded)
     out[BASE_COLUMN] = grouped.base
     contributions = pd.DataFrame(grouped.values,
                                  columns=[f"contribution_{v}" for v in grouped.variables])

@@ -84,8 +84,8 @@ def test_grouped_batch_path_equals_grouped_pred_contribs(models, frames, learner
     explainer = ModelExplainer(model)
     assert explainer.batch_tables is not None
     Z = explainer.encode_frame(frame)
-    batch = explainer.explain_encoded(Z)
-    reference = explainer.groups.group(explainer.raw_encoded(Z))
+    batch = explainer.explain_batch(Z)
+    reference = explainer.explain_encoded(Z)  # pred_contribs
     assert batch.variables == reference.variables
     np.testing.assert_allclose(batch.values, reference.values, atol=TOLERANCE, rtol=0)
     np.testing.assert_allclose(batch.base, reference.base, atol=TOLERANCE, rtol=0)
@@ -101,7 +101,7 @@ def test_tables_over_the_size_limit_fall_back_to_pred_contribs(models, frames, m
     assert explainer.batch_tables is None
     Z = explainer.encode_frame(frames["xgboost"].iloc[:20])
     reference = explainer.groups.group(explainer.raw_encoded(Z))
-    assert np.array_equal(explainer.explain_encoded(Z).values, reference.values)
+    assert np.array_equal(explainer.explain_batch(Z).values, reference.values)
 
 
 def test_boosters_the_tables_do_not_reproduce_are_refused(seed):

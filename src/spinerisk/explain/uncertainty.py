@@ -169,8 +169,7 @@ class BootstrapEnsemble:
         rows = []
         for member, shared, explainer in zip(self.members, self.shares_encoding, explainers):
             z = encoded if shared else member.encode_record(record, pathway)
-            # one row: the per-patient path (pred_contribs), not the batch tables
-            rows.append(explainer.groups.group(explainer.raw_encoded(z)).row(0))
+            rows.append(explainer.explain_encoded(z).row(0))
         names = list(rows[0])
         values = np.array([[r.get(n, 0.0) for n in names] for r in rows], float)
         return dict(zip(names, values.std(axis=0, ddof=1).tolist()))
