@@ -46,8 +46,9 @@ def score_frame(model, frame: pd.DataFrame) -> pd.DataFrame:
     out["risk"] = model.risk_of_encoded(encoded)
     ensemble = getattr(model, ENSEMBLE_ATTRIBUTE, None)
     if ensemble is not None:
-        out["risk_low"], out["risk_high"] = ensemble.predict_interval(model, frame)
-    grouped = explainer.explain_encoded(encoded)
+        out["risk_low"], out["risk_high"] = ensemble.predict_interval(model, frame,
+                                                                       encoded=encoded)
+    grouped = explainer.explain_batch(encoded)
     out[BASE_COLUMN] = grouped.base
     contributions = pd.DataFrame(grouped.values,
                                  columns=[f"contribution_{v}" for v in grouped.variables])

@@ -55,6 +55,11 @@ class VariableGroups:
         return GroupedContributions(contributions.values @ self.matrix, contributions.base,
                                     self.variables)
 
+    @property
+    def column_of_feature(self) -> np.ndarray:
+        """Variable index of each transformed column (each belongs to exactly one)."""
+        return self.matrix.argmax(axis=1)
+
     def columns_of(self, variable: str) -> np.ndarray:
         """Indices of the transformed columns that encode ``variable``."""
         return np.flatnonzero(self.matrix[:, self.variables.index(variable)])

@@ -216,9 +216,16 @@ class BootstrapEnsemble:
         pathways = pathways if pathways is not None else [None] * len(records)
         return np.vstack([member.encode_record(r, p) for r, p in zip(records, pathways)])
 
-    def risks(self, X) -> np.ndarray:
-        """Members' risks for a frame: array of shape (n_members, n_rows)."""
-        return np.vstack([m.predict_risk(X) for m in self.members])
+    def risks(self, X, encoded: np.ndarray | None = None) -> np.ndarray:
+        """Members' risks for a frame: array of shape (n_members, n_rows).
+
+        ``encoded``, the main model's encoding of ``X`` (``ModelExplainer.encode_frame``),
+        is reused by the members that share it (the tree learners), so a batch is encoded
+        once instead of once per member.
+        """
+        return np.vstack([m.risk_of_encoded(encoded) if shared and encoded is not None
+                          else m.predict_risk(X)
+                          for m, shared in zip(self.members, self.shares_encoding)])
 
     def interval_of_record(self, model, record, encoded, pathway=None,
                            level: float = 0.95) -> Interval:
@@ -238,9 +245,15 @@ class BootstrapEnsemble:
         return [Interval(float(lo), float(hi), level, len(self.members), method, label,
                          measured) for lo, hi in zip(low.tolist(), high.tolist())]
 
-    def predict_interval(self, model, X, level: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
-        """Interval for every row of a frame around the main model's risk: (low, high)."""
-        return _logit_interval(model.predict_risk(X), self.risks(X), level)
+    def predict_interval(self, model, X, level: float = 0.95,
+                         encoded: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Interval for every row of a frame around the main model's risk: (low, high).
+
+        ``encoded``: the main model's encoding of ``X`` when the caller already has it.
+        """
+        if encoded is None:
+            encoded = model.preprocessor_.transform(model._model_frame(X))
+        return _logit_interval(model.risk_of_encoded(encoded), self.risks(X, encoded), level)
 
 
 def _leaf_tables(ensemble: BootstrapEnsemble, explainers: list) -> TreeTables | None:

@@ -244,12 +244,18 @@ class Preprocessor(TransformerMixin, BaseEstimator):
                  n: int) -> np.ndarray:
         index = enc["index"]
         codes = np.full(n, -1, dtype=np.int64)
-        for i in np.flatnonzero(~missing):
-            code = index.get(values[i])
+        # look up each distinct value once (first-appearance order, so an unknown level is
+        # reported as the first one in the rows), not every row
+        present = np.flatnonzero(~missing)
+        inverse, distinct = pd.factorize(values[present])
+        lookup = np.empty(len(distinct), dtype=np.int64)
+        for k, value in enumerate(distinct):
+            code = index.get(value)
             if code is None:
-                raise ValueError(f"predictor {v.name!r}: unknown level {values[i]!r}; allowed: "
+                raise ValueError(f"predictor {v.name!r}: unknown level {value!r}; allowed: "
                                  f"{', '.join(enc['levels'])}")
-            codes[i] = code
+            lookup[k] = code
+        codes[present] = lookup[inverse]
         block = np.zeros((n, len(enc["levels"])))
         present = codes >= 0
         block[np.flatnonzero(present), codes[present]] = 1.0

@@ -1,0 +1,296 @@
+"""Exact TreeSHAP for batches: per-leaf tables of path patterns, compiled (Fast TreeSHAP v2).
+
+Path-dependent TreeSHAP (what xgboost's ``pred_contribs`` computes) explains a tree through
+the game ``v(S) = sum_leaves value * prod_{j in S} o_j * prod_{j not in S} z_j`` over the
+distinct features ``j`` on each leaf's path, where ``z_j`` is the product of the cover
+ratios (child cover / parent cover) of ``j``'s splits on the path and ``o_j`` is 1 when
+the row follows every one of ``j``'s splits towards the leaf, else 0. A row enters only
+through the pattern ``o`` (Yang 2021, "Fast TreeSHAP", algorithm v2), so for a leaf with
+``k`` distinct path features the Shapley values of all ``2**k`` patterns are computed once
+per booster:
+
+    phi_j(P) = value * (o_j - z_j) * prod_{i not in P, i != j} z_i * H(P \\ {j}),
+    H(Q) = sum_{S subset of Q} |S|! (k - |S| - 1)! / k! * prod_{i in Q \\ S} z_i.
+
+Explaining a row is then one comparison per split node and, per leaf, its pattern index
+and ``k`` table reads added into the row's output columns (clinical variables for grouped
+contributions), instead of xgboost's ``O(leaves * depth**2)`` path extension and unwinding
+per tree. Everything is accumulated in float64 (xgboost works in float32), so the values
+agree with ``pred_contribs`` to float32 rounding; the tests bound the difference at 1e-6
+on the margin scale.
+
+Tables are built once per booster (cached for the booster's lifetime, never pickled) and
+are *refused*, with the reason in :attr:`LeafTables.refused`, for boosters outside what
+they reproduce: categorical splits, several outputs, a booster that is not ``gbtree``, an
+objective whose base score link is not known here, or tables larger than
+:data:`MAX_TABLE_ENTRIES` (``sum over leaves of 2**k * k`` floats: at most 1.5M, 12 MB,
+for 300 trees of depth 5, the search space's deepest; each further level of depth
+multiplies it by about 4, so 300 full trees of depth 7 are past the limit). A refused booster
+is explained by ``pred_contribs`` (:class:`spinerisk.explain.TreeContributions`).
+The tables are also checked against ``pred_contribs`` on rows that reach every branch
+(split values, values just below them, missing values) when built, and refused if they
+disagree.
+
+numba is imported only by :mod:`spinerisk.explain.leaf_kernels`, on a batch's first use;
+the compiled kernels are cached on disk (next to the module, or in the user's cache folder
+when the package folder is read-only; ``NUMBA_CACHE_DIR`` names another).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import weakref
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from itertools import pairwise
+
+import numpy as np
+
+#: largest table (floats, summed over all leaves) that is built; beyond it pred_contribs
+MAX_TABLE_ENTRIES = 1 << 24
+#: agreement with pred_contribs required when the tables are built (margin scale)
+CHECK_TOLERANCE = 1e-5
+#: link from xgboost's stored base score to the margin, per objective
+_BASE_LINKS = {"binary:logistic": lambda p: math.log(p / (1 - p)), "survival:cox": math.log,
+               "reg:squarederror": lambda p: p}
+#: rows a thread gets at least (a thread pool costs more than a few rows' work)
+_ROWS_PER_THREAD = 1000
+
+_CACHE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+@dataclass(frozen=True)
+class _Leaves:
+    """Flat arrays of a booster's nodes (each tree in depth-first order, so a parent comes
+    before its children) and of every leaf's distinct path features (see the kernels)."""
+
+    feature: np.ndarray          # (nodes,) int64, -1 at a leaf
+    threshold: np.ndarray        # (nodes,) float32
+    default_left: np.ndarray     # (nodes,) bool: missing goes to the left ("yes") child
+    left: np.ndarray             # (nodes,) int64 global id of the left child (-1 at a leaf)
+    right: np.ndarray            # (nodes,) int64
+    node_bit: np.ndarray         # (nodes,) int64: 1 << slot of the split's feature on its path
+    tree_node_start: np.ndarray  # (trees + 1,) int64: a tree's nodes, root first
+    tree_leaf_start: np.ndarray  # (trees + 1,) int64: a tree's leaves
+    leaf_node: np.ndarray        # (leaves,) int64 global id of each leaf
+    slot_start: np.ndarray       # (leaves + 1,) int64 offsets into slot_*
+    slot_feature: np.ndarray     # feature of each distinct-feature slot
+    slot_zero: np.ndarray        # z_j: product of the slot's cover ratios
+    leaf_value: np.ndarray       # (leaves,) float64
+
+
+class LeafTables:
+    """Precomputed TreeSHAP tables of one xgboost booster.
+
+    Build through :func:`leaf_tables` (cached per booster). When :attr:`refused` is not
+    None the tables were not built and :meth:`contributions` must not be called.
+
+    Parameters
+    ----------
+    booster : xgboost.Booster
+        Fitted trees.
+
+    Attributes
+    ----------
+    refused : str or None
+        Why this booster is explained by ``pred_contribs`` instead.
+    base : float
+        Expected margin (base score plus every tree's cover-weighted mean leaf value).
+    n_features : int
+    """
+
+    def __init__(self, booster):
+        self.n_features = int(booster.num_features())
+        self.refused = _refusal(booster)
+        if self.refused is not None:
+            return
+        model = json.loads(bytes(booster.save_raw("json")))["learner"]
+        trees = model["gradient_booster"]["model"]["trees"]
+        try:
+            self._leaves = _flatten(trees)
+        except _Unsupported as err:
+            self.refused = str(err)
+            return
+        sizes = np.diff(self._leaves.slot_start)
+        entries = int(np.sum(sizes * (1 << sizes)))
+        if entries > MAX_TABLE_ENTRIES:
+            self.refused = (f"TreeSHAP tables would hold {entries:,} floats (limit "
+                            f"{MAX_TABLE_ENTRIES:,}): trees too deep or too many")
+            return
+        kernels = _kernels()
+        self._table_start = np.concatenate([[0], np.cumsum(sizes * (1 << sizes))])
+        self._table = np.empty(entries)
+        tree_bases = kernels.fill_tables(self._leaves.slot_start, self._leaves.slot_zero,
+                                         self._leaves.leaf_value, self._table_start,
+                                         self._table)
+        base_score = float(json.loads(model["learner_model_param"]["base_score"])[0])
+        objective = json.loads(booster.save_config())["learner"]["objective"]["name"]
+        self.base = _BASE_LINKS[objective](base_score) + tree_bases
+        error = self._disagreement(booster)
+        if error > CHECK_TOLERANCE:
+            self.refused = f"TreeSHAP tables disagree with pred_contribs by {error:.2g}"
+
+    def contributions(self, X: np.ndarray, column_of_feature: np.ndarray,
+                      n_columns: int) -> np.ndarray:
+        """SHAP values of encoded rows, summed into output columns.
+
+        Parameters
+        ----------
+        X : ndarray of shape (n_rows, n_features)
+            Encoded rows (NaN = missing).
+        column_of_feature : ndarray of int, shape (n_features,)
+            Output column of each feature (e.g. its clinical variable; ``arange`` for
+            per-feature values).
+        n_columns : int
+
+        Returns
+        -------
+        ndarray of shape (n_rows, n_columns), float64
+        """
+        X = np.ascontiguousarray(X, dtype=np.float64)
+        if X.ndim != 2 or X.shape[1] != self.n_features:
+            raise ValueError(f"TreeSHAP tables: rows of {self.n_features} encoded features "
+                             f"expected, got shape {X.shape}")
+        leaves = self._leaves
+        slot_column = np.asarray(column_of_feature, np.int64)[leaves.slot_feature]
+        out = np.zeros((X.shape[0], n_columns))
+        kernel = _kernels().explain_rows
+        args = (X, leaves.feature, leaves.threshold, leaves.default_left, leaves.left,
+                leaves.right, leaves.node_bit, leaves.tree_node_start, leaves.tree_leaf_start,
+                leaves.leaf_node, leaves.slot_start, slot_column, self._table_start,
+                self._table, out)
+        blocks = max(1, min(_threads(), X.shape[0] // _ROWS_PER_THREAD))
+        bounds = np.linspace(0, X.shape[0], blocks + 1).astype(int)
+        if len(bounds) <= 2:
+            kernel(*args, 0, X.shape[0])
+        else:  # the kernel releases the GIL: threads share the tables and write own rows
+            with ThreadPoolExecutor(len(bounds) - 1) as pool:
+                list(pool.map(lambda b: kernel(*args, *b), pairwise(bounds)))
+        return out
+
+    def _disagreement(self, booster) -> float:
+        """Largest difference from pred_contribs on rows that take every branch."""
+        import xgboost as xgb
+
+        X = probe_rows(self._leaves, self.n_features)
+        expected = booster.predict(xgb.DMatrix(X, missing=np.nan), pred_contribs=True)
+        got = self.contributions(X, np.arange(self.n_features), self.n_features)
+        return float(max(np.abs(got - expected[:, :-1]).max(),
+                         np.abs(self.base - expected[:, -1]).max()))
+
+
+def leaf_tables(booster) -> LeafTables:
+    """The booster's tables, built on first use and kept while the booster lives."""
+    tables = _CACHE.get(booster)
+    if tables is None:
+        tables = _CACHE[booster] = LeafTables(booster)
+    return tables
+
+
+def probe_rows(leaves: _Leaves, n_features: int, n_rows: int = 64,
+               seed: int = 0) -> np.ndarray:
+    """Rows whose values are drawn from each feature's split thresholds, the floats just
+    below them, and missing, so both branches and the missing-value default of the splits
+    are taken by the rows (a check, with the tests, of the branch rule)."""
+    rng = np.random.default_rng(seed)
+    X = np.zeros((n_rows, n_features))
+    split = leaves.feature >= 0
+    for f in np.unique(leaves.feature[split]):
+        cuts = leaves.threshold[split][leaves.feature[split] == f]
+        below = np.nextafter(cuts, np.float32(-np.inf))
+        choices = np.concatenate([cuts, below, [np.nan]]).astype(np.float64)
+        X[:, f] = rng.choice(choices, n_rows)
+    return X
+
+
+def _refusal(booster) -> str | None:
+    config = json.loads(booster.save_config())["learner"]
+    booster_kind = config["gradient_booster"]["name"]
+    if booster_kind != "gbtree":
+        return f"booster {booster_kind!r} (tables cover gbtree only)"
+    if config["objective"]["name"] not in _BASE_LINKS:
+        return f"objective {config['objective']['name']!r} (base score link not known here)"
+    if int(config["learner_model_param"].get("num_target", "1")) > 1 or \
+            int(config["learner_model_param"].get("num_class", "0")) > 1:
+        return "several outputs"
+    return None
+
+
+def _flatten(trees: list[dict]) -> _Leaves:
+    """Node arrays of all trees (renumbered depth-first) and, per leaf, the distinct
+    features of its path with their cover-ratio products."""
+    columns: dict[str, list] = {k: [] for k in ("feature", "threshold", "default_left",
+                                                "left", "right", "node_bit",
+                                                "leaf_node", "slot_feature", "slot_zero",
+                                                "leaf_value")}
+    slot_start, tree_node_start, tree_leaf_start = [0], [0], [0]
+    for tree in trees:
+        if any(tree["split_type"]) or tree["tree_param"].get("size_leaf_vector", "1") not in \
+                ("0", "1"):
+            raise _Unsupported("categorical splits or vector leaves")
+        left, right, cover = tree["left_children"], tree["right_children"], tree["sum_hessian"]
+        # (node, parent's new id or -1, went left, path features, their cover-ratio products)
+        stack: list[tuple[int, int, bool, tuple, tuple]] = [(0, -1, False, (), ())]
+        while stack:
+            node, parent, went_left, features, zeros = stack.pop()
+            new = len(columns["feature"])
+            if parent >= 0:
+                columns["left" if went_left else "right"][parent] = new
+            leaf = left[node] == -1
+            feature = -1 if leaf else tree["split_indices"][node]
+            columns["feature"].append(feature)
+            columns["threshold"].append(tree["split_conditions"][node])
+            columns["default_left"].append(bool(tree["default_left"][node]))
+            columns["left"].append(-1)
+            columns["right"].append(-1)
+            if leaf:
+                columns["node_bit"].append(0)
+                columns["leaf_node"].append(new)
+                columns["slot_feature"] += features
+                columns["slot_zero"] += zeros
+                columns["leaf_value"].append(tree["split_conditions"][node])
+                slot_start.append(len(columns["slot_feature"]))
+                continue
+            slot = features.index(feature) if feature in features else len(features)
+            columns["node_bit"].append(1 << slot)
+            for child, is_left in ((right[node], False), (left[node], True)):
+                ratio = cover[child] / cover[node]
+                if slot < len(features):
+                    child_zeros = (*zeros[:slot], zeros[slot] * ratio, *zeros[slot + 1:])
+                    stack.append((child, new, is_left, features, child_zeros))
+                else:
+                    stack.append((child, new, is_left, (*features, feature), (*zeros, ratio)))
+        tree_node_start.append(len(columns["feature"]))
+        tree_leaf_start.append(len(columns["leaf_node"]))
+    ints = {k: np.array(columns[k], np.int64) for k in ("feature", "left", "right", "node_bit",
+                                                        "leaf_node", "slot_feature")}
+    return _Leaves(threshold=np.array(columns["threshold"], np.float32),
+                   default_left=np.array(columns["default_left"], bool),
+                   slot_start=np.array(slot_start, np.int64),
+                   slot_zero=np.array(columns["slot_zero"], np.float64),
+                   leaf_value=np.array(columns["leaf_value"], np.float64),
+                   tree_node_start=np.array(tree_node_start, np.int64),
+                   tree_leaf_start=np.array(tree_leaf_start, np.int64), **ints)
+
+
+class _Unsupported(ValueError):
+    """A tree the tables do not reproduce."""
+
+
+def _threads() -> int:
+    """Threads the process may use: its CPUs, fewer under an OpenMP limit (as xgboost;
+    a Dask worker gets one)."""
+    from threadpoolctl import threadpool_info
+
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    limits = [p["num_threads"] for p in threadpool_info() if p["user_api"] == "openmp"]
+    return max(1, min([cpus or 1, *limits]))
+
+
+def _kernels():
+    """The compiled kernels (numba imported on first use only)."""
+    from spinerisk.explain import leaf_kernels
+
+    return leaf_kernels
