@@ -10,8 +10,10 @@ they replace the drawn values in the trial log and in the best parameters, so th
 fits use what was scored. ``n_trials`` is the number of
 *finished* (complete or pruned) trials the study should hold: a study killed after k
 trials and started again keeps the k it had and runs the rest; the trial cut off by the
-kill keeps its number and is marked FAIL once its heartbeat is stale, so several workers
-may share one storage safely.
+kill keeps its number and is marked FAIL once its heartbeat is stale (by the next process
+to start a trial), and is then retried: its parameters are queued as a new trial, so a
+kill loses no parameter set. Several processes may share one storage safely
+(:mod:`spinerisk.tuning.parallel` runs trials on Dask workers).
 """
 
 from __future__ import annotations
@@ -27,6 +29,8 @@ from tqdm.auto import tqdm
 
 MEMORY = ":memory:"
 HEARTBEAT_S = 30
+#: how often the parameters of a trial cut off by a dead process are tried again
+MAX_RETRY = 3
 Report = Callable[[int, float], None]
 Score = Callable[[dict[str, Any], Report], "float | tuple[float, dict[str, Any]]"]
 CHOSEN = "chosen_params"
@@ -61,18 +65,21 @@ def storage_url(storage: str | None) -> str | None:
     return url
 
 
-def _storage(storage: str | None):
-    """RDB storage with a heartbeat: a trial whose process died (killed study, lost
-    worker) is marked FAIL by the next worker after the grace period, never a live one."""
+def _storage(storage: str | None, heartbeat_s: float = HEARTBEAT_S):
+    """RDB storage with a heartbeat and retry: a trial whose process died (killed study,
+    lost worker) is marked FAIL by the next process after the grace period (never a live
+    one) and its parameters are queued again (at most ``MAX_RETRY`` times)."""
     url = storage_url(storage)
     if url is None:
         return None
     with warnings.catch_warnings():
-        # optuna flags the heartbeat as experimental on every study: one design choice,
-        # documented here, not a message for each run
+        # optuna flags the heartbeat and the retry callback as experimental on every study:
+        # one design choice, documented here, not a message for each run
         warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
-        return optuna.storages.RDBStorage(url, heartbeat_interval=HEARTBEAT_S,
-                                          grace_period=3 * HEARTBEAT_S)
+        retry = optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=MAX_RETRY)
+        return optuna.storages.RDBStorage(url, heartbeat_interval=heartbeat_s,
+                                          grace_period=3 * heartbeat_s,
+                                          heartbeat_stale_trial_callback=retry)
 
 
 def suggest(trial: optuna.Trial, space: Mapping[str, Any]) -> dict[str, Any]:
@@ -117,13 +124,36 @@ def tune(score: Score, space: Mapping[str, Any], *, study_name: str, n_trials: i
         ``on_trial(study_name, number, params, value, state)`` after every trial.
     """
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    pruner = (optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=1)
-              if pruning else optuna.pruners.NopPruner())
     study = optuna.create_study(
         study_name=study_name, storage=_storage(storage), direction="minimize",
-        sampler=optuna.samplers.TPESampler(seed=seed), pruner=pruner, load_if_exists=True)
-    finished = _finished(study)
-    remaining = max(0, n_trials - finished)
+        sampler=optuna.samplers.TPESampler(seed=seed), pruner=make_pruner(pruning),
+        load_if_exists=True)
+    remaining = max(0, n_trials - finished_count(study))
+    objective = make_objective(score, space)
+    bar = tqdm(total=remaining, desc=f"trials {study_name}", disable=not progress or not remaining,
+               leave=False)
+
+    def callback(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
+        bar.update(1)
+        if on_trial is not None:
+            on_trial(study_name, trial.number, used_params(trial), trial.value,
+                     trial.state.name)
+
+    with bar:
+        if remaining:
+            study.optimize(objective, n_trials=remaining, timeout=timeout_s,
+                           callbacks=[callback], gc_after_trial=False)
+    return tune_result(study, remaining)
+
+
+def make_pruner(pruning: bool) -> optuna.pruners.BasePruner:
+    """Median pruning on the per-fold intermediate scores, or none."""
+    return (optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=1)
+            if pruning else optuna.pruners.NopPruner())
+
+
+def make_objective(score: Score, space: Mapping[str, Any]) -> Callable[[optuna.Trial], float]:
+    """The Optuna objective of a score: draw, report per fold (pruning), keep chosen params."""
 
     def objective(trial: optuna.Trial) -> float:
         params = suggest(trial, space)
@@ -140,26 +170,18 @@ def tune(score: Score, space: Mapping[str, Any], *, study_name: str, n_trials: i
             return value
         return result
 
-    bar = tqdm(total=remaining, desc=f"trials {study_name}", disable=not progress or not remaining,
-               leave=False)
+    return objective
 
-    def callback(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
-        bar.update(1)
-        if on_trial is not None:
-            on_trial(study_name, trial.number, used_params(trial), trial.value,
-                     trial.state.name)
 
-    with bar:
-        if remaining:
-            study.optimize(objective, n_trials=remaining, timeout=timeout_s,
-                           callbacks=[callback], gc_after_trial=False)
+def tune_result(study: optuna.Study, n_run_now: int) -> TuneResult:
+    """What a study holds now (raises when no trial completed)."""
     states = [t.state for t in study.trials]
     complete = states.count(optuna.trial.TrialState.COMPLETE)
     if complete == 0:
-        raise RuntimeError(f"study {study_name!r}: no trial completed (all pruned or failed); "
-                           "widen the search space or turn pruning off")
-    return TuneResult(study_name, used_params(study.best_trial), float(study.best_value),
-                      complete, states.count(optuna.trial.TrialState.PRUNED), remaining,
+        raise RuntimeError(f"study {study.study_name!r}: no trial completed (all pruned or "
+                           "failed); widen the search space or turn pruning off")
+    return TuneResult(study.study_name, used_params(study.best_trial), float(study.best_value),
+                      complete, states.count(optuna.trial.TrialState.PRUNED), n_run_now,
                       tuple(_row(t) for t in study.trials))
 
 
@@ -173,7 +195,8 @@ def _row(trial: optuna.trial.FrozenTrial) -> dict[str, Any]:
             "value": trial.value}
 
 
-def _finished(study: optuna.Study) -> int:
+def finished_count(study: optuna.Study) -> int:
+    """Trials that count towards ``n_trials``: complete or pruned."""
     done = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
     return sum(t.state in done for t in study.trials)
 
