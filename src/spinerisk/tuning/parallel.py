@@ -27,6 +27,7 @@ is reproducible as a design (space, data, seeds), not trial for trial.
 from __future__ import annotations
 
 import time
+import warnings
 from collections.abc import Mapping
 from typing import Any
 
@@ -84,7 +85,9 @@ def tune_on_workers(client, score: Score, space: Mapping[str, Any], *, study_nam
     study = optuna.create_study(study_name=study_name, storage=_storage(url, heartbeat_s),
                                 direction="minimize", load_if_exists=True)
     # trials a killed run left RUNNING: FAIL once stale, and their parameters queued again
-    optuna.storages.fail_stale_trials(study)
+    with warnings.catch_warnings():  # experimental as the heartbeat is (tuning.study)
+        warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
+        optuna.storages.fail_stale_trials(study)
     before = {t.number for t in study.trials if t.state in _FINISHED}
     remaining = max(0, n_trials - finished_count(study))
     if remaining:
