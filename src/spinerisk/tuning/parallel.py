@@ -12,11 +12,12 @@ default ``optuna.db`` beside the tracking store), PostgreSQL (``postgresql://...
 shared and is refused.
 
 A killed run loses no trial: trials that finished are in the storage; a trial cut off by
-the kill (its worker or the whole run gone) stops sending its heartbeat, is marked FAIL
-once the grace period (3 heartbeats) has passed -- when the run is resumed, or by any
-process starting a trial -- and its parameters are queued again as a new trial
-(``RetryFailedTrialCallback``), which the resumed run evaluates among the trials it still
-owes. Resume with the same study name and ``n_trials``.
+the kill (its worker or the whole run gone) stops sending its heartbeat and is marked FAIL
+once the grace period (3 heartbeats) has passed; the resumed run hands each such trial's
+parameters to one worker, which runs them again first (user attribute ``retry_of``), then
+the workers draw the trials still owed. Retries are dealt out here rather than queued in
+the storage for the workers to take: on sqlite two workers could take the same queued
+trial at once. Resume with the same study name and ``n_trials``, after the grace period.
 
 Each worker samples with its own TPE seed (``seed + i`` for the ``i``-th worker): two
 workers with one seed and the same history would draw the same parameters at the same
@@ -27,7 +28,6 @@ is reproducible as a design (space, data, seeds), not trial for trial.
 from __future__ import annotations
 
 import time
-import warnings
 from collections.abc import Mapping
 from typing import Any
 
@@ -35,6 +35,7 @@ import optuna
 from tqdm.auto import tqdm
 
 from spinerisk.tuning.study import (
+    FINISHED,
     HEARTBEAT_S,
     Score,
     TrialHook,
@@ -43,14 +44,15 @@ from spinerisk.tuning.study import (
     finished_count,
     make_objective,
     make_pruner,
+    run_retries,
     storage_url,
+    to_retry,
     tune_result,
     used_params,
 )
 
 #: seconds between looks at the storage for the progress bar
 POLL_S = 1.0
-_FINISHED = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
 
 
 def tune_on_workers(client, score: Score, space: Mapping[str, Any], *, study_name: str,
@@ -84,26 +86,28 @@ def tune_on_workers(client, score: Score, space: Mapping[str, Any], *, study_nam
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = optuna.create_study(study_name=study_name, storage=_storage(url, heartbeat_s),
                                 direction="minimize", load_if_exists=True)
-    # trials a killed run left RUNNING: FAIL once stale, and their parameters queued again
-    with warnings.catch_warnings():  # experimental as the heartbeat is (tuning.study)
-        warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
-        optuna.storages.fail_stale_trials(study)
-    before = {t.number for t in study.trials if t.state in _FINISHED}
+    retries = to_retry(study)
+    before = {t.number for t in study.trials if t.state in FINISHED}
     remaining = max(0, n_trials - finished_count(study))
     if remaining:
         workers = sorted(client.scheduler_info()["workers"])
-        shares = [remaining // len(workers) + (i < remaining % len(workers))
-                  for i in range(len(workers))]
+        retries = retries[:remaining]
+        fresh = remaining - len(retries)
         scattered = client.scatter(score, broadcast=True)
-        futures = [client.submit(_run_trials, url, study_name, share, seed + i, pruning, space,
-                                 scattered, timeout_s, heartbeat_s, workers=[worker],
-                                 allow_other_workers=False, pure=False)
-                   for i, (worker, share) in enumerate(zip(workers, shares)) if share]
+        futures = []
+        for i, worker in enumerate(workers):
+            mine = retries[i::len(workers)]
+            share = fresh // len(workers) + (i < fresh % len(workers))
+            if mine or share:
+                futures.append(client.submit(
+                    _run_trials, url, study_name, mine, share, seed + i, pruning, space,
+                    scattered, timeout_s, heartbeat_s, workers=[worker],
+                    allow_other_workers=False, pure=False))
         _wait(client, futures, study, len(before), remaining, progress)
     study = optuna.load_study(study_name=study_name, storage=url)
     if on_trial is not None:
         for trial in study.trials:
-            if trial.state in _FINISHED and trial.number not in before:
+            if trial.state in FINISHED and trial.number not in before:
                 on_trial(study_name, trial.number, used_params(trial), trial.value,
                          trial.state.name)
     return tune_result(study, remaining)
@@ -120,14 +124,17 @@ def _wait(client, futures, study: optuna.Study, finished_before: int, remaining:
         client.gather(futures)
 
 
-def _run_trials(url: str, study_name: str, n_trials: int, seed: int, pruning: bool,
-                space: Mapping[str, Any], score: Score, timeout_s: float | None,
-                heartbeat_s: float) -> int:
-    """On a worker: run ``n_trials`` trials of the stored study; returns how many ran."""
+def _run_trials(url: str, study_name: str, retries: list[tuple[int, dict[str, Any]]],
+                n_trials: int, seed: int, pruning: bool, space: Mapping[str, Any], score: Score,
+                timeout_s: float | None, heartbeat_s: float) -> int:
+    """On a worker: the given retries, then ``n_trials`` new trials of the stored study;
+    returns how many ran."""
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = optuna.load_study(study_name=study_name, storage=_storage(url, heartbeat_s),
                               sampler=optuna.samplers.TPESampler(seed=seed),
                               pruner=make_pruner(pruning))
-    study.optimize(make_objective(score, space), n_trials=n_trials, timeout=timeout_s,
-                   gc_after_trial=False)
-    return n_trials
+    objective = make_objective(score, space)
+    run_retries(study, objective, retries)
+    if n_trials:
+        study.optimize(objective, n_trials=n_trials, timeout=timeout_s, gc_after_trial=False)
+    return len(retries) + n_trials

@@ -9,9 +9,10 @@ stopping found on the inner folds), kept as the trial's user attribute ``chosen_
 they replace the drawn values in the trial log and in the best parameters, so the final
 fits use what was scored. ``n_trials`` is the number of
 *finished* (complete or pruned) trials the study should hold: a study killed after k
-trials and started again keeps the k it had and runs the rest; the trial cut off by the
-kill keeps its number and is marked FAIL once its heartbeat is stale (by the next process
-to start a trial), and is then retried: its parameters are queued as a new trial, so a
+trials and started again keeps the k it had and runs the rest. A trial cut off by the kill
+keeps its number and is marked FAIL once its heartbeat is stale (3 heartbeats after the
+kill); a resumed study first runs each FAIL trial's parameters again as a new trial (user
+attribute ``retry_of``: the failed trial's number; at most ``MAX_RETRY`` attempts), so a
 kill loses no parameter set. Several processes may share one storage safely
 (:mod:`spinerisk.tuning.parallel` runs trials on Dask workers).
 """
@@ -19,8 +20,10 @@ kill loses no parameter set. Several processes may share one storage safely
 from __future__ import annotations
 
 import warnings
+from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -29,8 +32,11 @@ from tqdm.auto import tqdm
 
 MEMORY = ":memory:"
 HEARTBEAT_S = 30
-#: how often the parameters of a trial cut off by a dead process are tried again
+#: how often the parameters of a failed trial (e.g. cut off by a dead process) are tried again
 MAX_RETRY = 3
+#: user attribute of a retry: the number of the failed trial whose parameters it runs
+RETRY_OF = "retry_of"
+FINISHED = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
 Report = Callable[[int, float], None]
 Score = Callable[[dict[str, Any], Report], "float | tuple[float, dict[str, Any]]"]
 CHOSEN = "chosen_params"
@@ -66,20 +72,59 @@ def storage_url(storage: str | None) -> str | None:
 
 
 def _storage(storage: str | None, heartbeat_s: float = HEARTBEAT_S):
-    """RDB storage with a heartbeat and retry: a trial whose process died (killed study,
-    lost worker) is marked FAIL by the next process after the grace period (never a live
-    one) and its parameters are queued again (at most ``MAX_RETRY`` times)."""
+    """RDB storage with a heartbeat: a trial whose process died (killed study, lost
+    worker) is marked FAIL by the next process after the grace period, never a live one."""
     url = storage_url(storage)
     if url is None:
         return None
     with warnings.catch_warnings():
-        # optuna flags the heartbeat and the retry callback as experimental on every study:
-        # one design choice, documented here, not a message for each run
+        # optuna flags the heartbeat as experimental on every study: one design choice,
+        # documented here, not a message for each run
         warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
-        retry = optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=MAX_RETRY)
         return optuna.storages.RDBStorage(url, heartbeat_interval=heartbeat_s,
-                                          grace_period=3 * heartbeat_s,
-                                          heartbeat_stale_trial_callback=retry)
+                                          grace_period=3 * heartbeat_s)
+
+
+def to_retry(study: optuna.Study) -> list[tuple[int, dict[str, Any]]]:
+    """``(number, params)`` of the FAIL trials to run again: marks the trials a dead
+    process left RUNNING as FAIL (once stale), then lists every FAIL trial that no retry
+    has finished and that has had fewer than ``MAX_RETRY`` retries."""
+    with warnings.catch_warnings():  # experimental, as the heartbeat is
+        warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
+        optuna.storages.fail_stale_trials(study)
+    attempts: Counter[int] = Counter()
+    done = set()
+    for trial in study.trials:
+        origin = trial.user_attrs.get(RETRY_OF)
+        if origin is not None:
+            attempts[origin] += 1
+            if trial.state in FINISHED:
+                done.add(origin)
+    return [(t.number, t.params) for t in study.trials
+            if t.state == optuna.trial.TrialState.FAIL and RETRY_OF not in t.user_attrs
+            and t.number not in done and attempts[t.number] < MAX_RETRY]
+
+
+def run_retries(study: optuna.Study, objective: Callable[[optuna.Trial], float],
+                retries: list[tuple[int, dict[str, Any]]], callbacks=()) -> None:
+    """One trial for each ``(number, params)``: those parameters, tagged ``retry_of``."""
+    base = study.sampler
+    try:
+        for number, params in retries:
+            with warnings.catch_warnings():  # PartialFixedSampler is experimental
+                warnings.filterwarnings("ignore",
+                                        category=optuna.exceptions.ExperimentalWarning)
+                study.sampler = optuna.samplers.PartialFixedSampler(params, base)
+            study.optimize(partial(_tagged, objective, number), n_trials=1,
+                           callbacks=list(callbacks), gc_after_trial=False)
+    finally:
+        study.sampler = base
+
+
+def _tagged(objective: Callable[[optuna.Trial], float], number: int,
+            trial: optuna.Trial) -> float:
+    trial.set_user_attr(RETRY_OF, number)
+    return objective(trial)
 
 
 def suggest(trial: optuna.Trial, space: Mapping[str, Any]) -> dict[str, Any]:
@@ -128,6 +173,7 @@ def tune(score: Score, space: Mapping[str, Any], *, study_name: str, n_trials: i
         study_name=study_name, storage=_storage(storage), direction="minimize",
         sampler=optuna.samplers.TPESampler(seed=seed), pruner=make_pruner(pruning),
         load_if_exists=True)
+    retries = to_retry(study)
     remaining = max(0, n_trials - finished_count(study))
     objective = make_objective(score, space)
     bar = tqdm(total=remaining, desc=f"trials {study_name}", disable=not progress or not remaining,
@@ -140,8 +186,9 @@ def tune(score: Score, space: Mapping[str, Any], *, study_name: str, n_trials: i
                      trial.state.name)
 
     with bar:
-        if remaining:
-            study.optimize(objective, n_trials=remaining, timeout=timeout_s,
+        run_retries(study, objective, retries[:remaining], [callback])
+        if remaining > len(retries):
+            study.optimize(objective, n_trials=remaining - len(retries), timeout=timeout_s,
                            callbacks=[callback], gc_after_trial=False)
     return tune_result(study, remaining)
 
@@ -197,8 +244,7 @@ def _row(trial: optuna.trial.FrozenTrial) -> dict[str, Any]:
 
 def finished_count(study: optuna.Study) -> int:
     """Trials that count towards ``n_trials``: complete or pruned."""
-    done = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
-    return sum(t.state in done for t in study.trials)
+    return sum(t.state in FINISHED for t in study.trials)
 
 
 def trials_table(study_name: str, storage: str | None = None) -> list[dict[str, Any]]:
