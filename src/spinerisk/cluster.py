@@ -1,4 +1,5 @@
-"""Dask for work that outgrows one process: the only module importing dask/distributed.
+"""Dask for work that outgrows one process: with :mod:`spinerisk.training.distributed`
+(``xgboost.dask``), the only module importing dask/distributed.
 
 A *cluster spec* names where partition work runs:
 
@@ -12,7 +13,7 @@ A *cluster spec* names where partition work runs:
 
 Only the CLI and the partitioned-data helpers reach for it
 (:func:`spinerisk.cohort.partitioned.simulate_partitioned`,
-:func:`spinerisk.batch.score_dataset`).
+:func:`spinerisk.batch.score_dataset`, :func:`spinerisk.training.distributed.open_cluster`).
 """
 
 from __future__ import annotations

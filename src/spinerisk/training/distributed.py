@@ -215,7 +215,7 @@ class ClusterData:
                              preprocessor=self.preprocessor, pure=False)
         self.blocks = client.map(itemgetter(0), encoded)
         self.labels = client.map(itemgetter(1), encoded)
-        client.gather(self.blocks)  # fail here on a partition that cannot be encoded
+        _raise_first_error(self.blocks)
         digest = hashlib.sha256("".join(s["hash"] for s in scans).encode()).hexdigest()
         self.summary = {
             "fingerprint_sha256": digest, "rows": n, "events": int(event.sum()),
@@ -243,6 +243,7 @@ class ClusterData:
         by ``xgboost.dask``."""
         import dask
         import dask.array as da
+        import xgboost
         import xgboost.dask as dxgb
 
         estimator = learners.make_learner(self.config.model.learner, params, self.config.seed)
@@ -257,8 +258,10 @@ class ClusterData:
         train = dxgb.DaskQuantileDMatrix(self.client, da.concatenate(parts),
                                          da.concatenate(labels), missing=np.nan,
                                          max_bin=booster_params.get("max_bin"))
-        booster = dxgb.train(self.client, booster_params, train,
-                             num_boost_round=estimator.get_num_boosting_rounds())["booster"]
+        # warnings only: the workers would print a line per training for their rank
+        with xgboost.config_context(verbosity=1):
+            booster = dxgb.train(self.client, booster_params, train,
+                                 num_boost_round=estimator.get_num_boosting_rounds())["booster"]
         estimator.load_model(bytearray(booster.save_raw("ubj")))
         return estimator
 
@@ -308,6 +311,16 @@ class ClusterData:
         return profile
 
 
+def _raise_first_error(futures) -> None:
+    """Wait for ``futures`` (results stay on the workers); raise the first one's error."""
+    from distributed import wait
+
+    wait(futures)
+    for future in futures:
+        if future.status == "error":
+            future.result()
+
+
 def _fitted(model: RiskModel, preprocessor, estimator, calibrator, profile: dict,
             n_columns: int) -> RiskModel:
     """Set the attributes ``RiskModel.fit`` sets, from parts fitted on the cluster."""
@@ -354,7 +367,7 @@ def _rows(data: TaskData) -> np.ndarray:
 # ---------------------------------------------------------------------- entry
 
 @contextmanager
-def open_cluster(config: ExperimentConfig, cluster: str, progress: bool = True,
+def open_cluster(config: ExperimentConfig, cluster: str,
                  announce: Callable[[str], None] | None = None
                  ) -> Iterator[tuple[TaskSpec, TaskData, dict[str, Any], Callable[..., Fitter]]]:
     """The task, its rows' outcomes, the data summary and a fitter factory for the runner,

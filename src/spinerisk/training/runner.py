@@ -337,7 +337,7 @@ def run_experiment(config: ExperimentConfig, *, tracking_uri: str | None = None,
             from spinerisk.training.distributed import open_cluster
 
             task, data, summary, make_fitter = stack.enter_context(
-                open_cluster(config, cluster, progress, announce))
+                open_cluster(config, cluster, announce))
         return _develop(config, task, data, summary, make_fitter, tracking_uri=tracking_uri,
                         progress=progress, log=log, promote=promote, announce=announce,
                         started=started)
