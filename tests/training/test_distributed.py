@@ -48,6 +48,8 @@ def cluster_run(tmp_path_factory, seed):
               "cv": {"folds": 2, "internal_external": "no", "bootstrap": 20},
               "calibration": {"method": "platt", "folds": 2},
               "uncertainty": {"bootstrap_members": 3},
+              # tuning and the profile's variable summaries on about half the rows
+              "cluster": {"sample_rows": 1200},
               "allow_small_sample": True, "small_sample_reason": "a tiny test run"}
     path = root / "config.yaml"
     path.write_text(yaml.safe_dump(config))
@@ -81,8 +83,11 @@ def test_cluster_model_registers_loads_by_alias_and_equals_the_in_memory_fit(clu
                           random_state=seed).fit(rows.X, rows.y)
     got, expected = model.predict_risk(rows.X), reference.predict_risk(rows.X)
     assert np.max(np.abs(got - expected)) <= TOLERANCE
-    assert model.training_profile_["n"] == rows.n
-    assert model.training_profile_["events"] == rows.events
+    # counts and the linear predictor from every row; variable summaries from the sample
+    profile = model.training_profile_
+    assert (profile["n"], profile["events"]) == (rows.n, rows.events)
+    assert profile["linear_predictor"]["n"] == rows.n
+    assert 0.3 * rows.n < profile["profile_sample_rows"] < 0.7 * rows.n
     # it explains like an in-memory model: contributions add up to its margin
     scored = score_frame(model, rows.X.head(50))
     columns = [c for c in scored.columns if c.startswith("contribution_")]
