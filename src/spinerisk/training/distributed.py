@@ -58,8 +58,10 @@ gradient takes each worker's rows as the risk sets, a partial likelihood stratif
 worker rather than the cohort's; the spline learners are not boosted and run in one
 process.
 
-Memory: a worker holds its partitions' encoded rows (float32, one column per encoded
-feature) plus the quantised matrix of the fit being trained and one partition being read.
+Each partition is read twice: a scan (counts, outcomes, sample), then the encoding, once
+the preprocessing is fitted. Memory: a worker holds its partitions' encoded rows (float32,
+4 bytes per encoded feature and row), and while a booster trains, a copy of the fit's rows
+and their quantised matrix; this process holds the sample and a few bytes per row.
 """
 
 from __future__ import annotations
