@@ -132,6 +132,17 @@ def test_what_a_cluster_cannot_train_is_refused_before_it_starts(tmp_path, chang
     assert message in result.output
 
 
+def test_a_folder_without_a_cluster_says_to_use_one(tmp_path):
+    config = {"name": "x", "data": {"path": str(tmp_path)}, "task": "response",
+              "model": {"learner": "xgboost"}}
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump(config))
+    result = CliRunner().invoke(app, ["train", "--config", str(path), "--tracking-uri",
+                                      f"sqlite:///{tmp_path}/m.db"])
+    assert result.exit_code == 2, result.output
+    assert "is a folder, not a table" in result.output and "--cluster local:2" in result.output
+
+
 def test_a_remote_cluster_needs_a_shared_study_storage(tmp_path):
     config = {"name": "x", "data": {"path": str(tmp_path)}, "task": "response",
               "model": {"learner": "xgboost"},

@@ -127,6 +127,11 @@ def load_frame(config: ExperimentConfig) -> tuple[pd.DataFrame, dict[str, Any]]:
     from spinerisk.cohort import load
     from spinerisk.cohort.load import read_table
 
+    if Path(config.data.path).is_dir():
+        raise ConfigError(f"{config.name}: data.path {config.data.path} is a folder, not a "
+                          "table; a folder of parquet partitions trains on a Dask cluster",
+                          fix="add --cluster local:2 (or local, tcp://HOST:PORT) to "
+                              "spinerisk train, or give one table")
     if isinstance(config.task, str):
         frame = load(config.data.path, mapping=config.data.mapping)
     else:  # a generic table: no spine contract to validate against
