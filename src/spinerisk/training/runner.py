@@ -192,11 +192,11 @@ class Fitter:
             return loss(task, learner, {**fixed, **params}, data, inner, seed,
                         n_knots=n_knots, report=report)
 
-        return (self.tuner or tune)(score, search.space,
-                                    study_name=f"{self.study_prefix}/{label}",
-                    n_trials=search.n_trials, seed=self.config.seed, storage=search.storage,
-                    pruning=search.pruning, timeout_s=search.timeout_s,
-                    on_trial=self.on_trial, progress=self.progress)
+        run = self.tuner or tune
+        return run(score, search.space, study_name=f"{self.study_prefix}/{label}",
+                   n_trials=search.n_trials, seed=self.config.seed, storage=search.storage,
+                   pruning=search.pruning, timeout_s=search.timeout_s,
+                   on_trial=self.on_trial, progress=self.progress)
 
     def fit(self, data: TaskData, params: dict[str, Any]) -> RiskModel:
         c = self.config
@@ -359,9 +359,9 @@ def _develop(config, task, data, summary, make_fitter, *, tracking_uri, progress
                                     if config.allow_small_sample else ""))
     # phases the configured fitter cannot run (spinerisk.training.distributed): said, not
     # silently skipped
-    for phase, reason in summary.setdefault("phases_not_run", {}).items():
-        if announce is not None:
-            announce(f"not run: {phase} ({reason})")
+    not_run = summary.setdefault("phases_not_run", {})
+    for phase, reason in not_run.items() if announce is not None else ():
+        announce(f"not run: {phase} ({reason})")
     folds = grouped_folds(data.event, data.groups, config.cv.folds, config.seed)
     fold_log = folds.describe(data.event)
     if not log:
