@@ -15,11 +15,12 @@ cluster), ``--calibration-folds``, no internal-external CV, no tuning unless ``-
 (then the shipped search space, trials on the workers on a ``cluster.sample_rows`` sample)
 and no bootstrap ensemble (not run on a cluster; the run says so).
 
-Run (reduced, as measured in the README):
+Run (reduced, as measured in the README; benchmarks/results/cluster_train_200k.json):
     uv run python benchmarks/bench_cluster_train.py --n 200000 --partition-rows 50000
-The issue's figure (10M rows, 2 workers; about an hour of CPU per 1M rows trained, see
-README):
-    uv run python benchmarks/bench_cluster_train.py --n 10000000 --partition-rows 250000
+The issue's figure (10M rows, 2 workers; about 400 CPU seconds per 1M rows were measured
+with these settings, so expect 1-1.5 hours of CPU and 3-4 GiB per worker):
+    uv run python benchmarks/bench_cluster_train.py --n 10000000 --partition-rows 250000 \
+        --out benchmarks/results/cluster_train_10m.json
 """
 
 from __future__ import annotations
