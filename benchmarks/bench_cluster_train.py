@@ -115,7 +115,9 @@ def main() -> None:
         raw = config(data, args)
 
         with LocalCluster(n_workers=args.workers, threads_per_worker=1,
-                          dashboard_address=None) as cluster, Client(cluster) as client:
+                          dashboard_address=None,
+                          scheduler_kwargs={"dashboard_address": "127.0.0.1:0"}) as cluster, \
+                Client(cluster) as client:
             cpu_before = sum(client.run(cpu_s).values())
             started, own_cpu = time.perf_counter(), cpu_s()
             result = run_experiment(parse_config(raw), log=False, progress=False,

@@ -15,6 +15,7 @@ from typer.testing import CliRunner
 from spinerisk import tracking
 from spinerisk.batch import score_frame
 from spinerisk.cli import app
+from spinerisk.cohort import simulate
 from spinerisk.cohort.partitioned import simulate_partitioned
 from spinerisk.models import RiskModel
 from spinerisk.training import grouped_folds, load_config, task_data
@@ -38,6 +39,9 @@ def cluster_run(tmp_path_factory, seed):
     data = root / "registry"
     simulate_partitioned(2400, data, partition_rows=800, sites=2, seed=seed,
                          tasks=("response",))
+    # a partition with none of the task's population (vertebral augmentation only)
+    simulate(60, sites=2, seed=seed, tasks=("residual_pain",)).frame.to_parquet(
+        data / "part-00001a.parquet", index=False)
     config = {"name": "cluster-response", "seed": seed, "data": {"path": str(data)},
               "task": "response", "predictors": PREDICTORS,
               "model": {"learner": "xgboost",
@@ -108,6 +112,8 @@ def test_cluster_run_uses_the_in_memory_folds_and_logs_its_design(cluster_run):
     assert params["data.phases_not_run.uncertainty.bootstrap_members"].startswith(
         "each member refits the whole pipeline")
     assert params["data.cluster"] == "local:2" and params["data.rows"] == str(rows.n)
+    assert params["data.data_partitions"] == "4"
+    assert params["data.population_rows"] == str(rows.n_population)
     assert float(run.data.metrics["cv_auc"]) > 0.5
 
 

@@ -16,6 +16,9 @@ from distributed import Client
 from spinerisk.tuning.parallel import tune_on_workers
 
 HEARTBEAT_S = 1.0
+#: no dashboard; the scheduler's HTTP routes on a free loopback port (8787 may be taken)
+IN_PROCESS_CLUSTER = {"dashboard_address": None,
+                      "scheduler_kwargs": {"dashboard_address": "127.0.0.1:0"}}
 TRIALS = 8
 SPACE = {"x": {"low": -3.0, "high": 3.0}, "k": {"low": 1, "high": 5, "type": "int"}}
 RUN = """
@@ -29,8 +32,8 @@ def slow(params, report):
 
 if __name__ == "__main__":
     space = {"x": {"low": -3.0, "high": 3.0}, "k": {"low": 1, "high": 5, "type": "int"}}
-    with Client(processes=False, n_workers=2, threads_per_worker=1,
-                dashboard_address=None) as client:
+    with Client(processes=False, n_workers=2, threads_per_worker=1, dashboard_address=None,
+                scheduler_kwargs={"dashboard_address": "127.0.0.1:0"}) as client:
         tune_on_workers(client, slow, space, study_name="resume", n_trials=int(sys.argv[2]),
                         seed=11, storage=sys.argv[1], pruning=False, progress=False,
                         heartbeat_s=float(sys.argv[3]))
@@ -80,7 +83,7 @@ def test_a_killed_dask_study_resumes_and_loses_no_trial(tmp_path):
     time.sleep(max(0.0, 3 * HEARTBEAT_S + 0.5 - (time.monotonic() - killed_at)))
     logged = []
     with Client(processes=False, n_workers=2, threads_per_worker=1,
-                dashboard_address=None) as client:
+                **IN_PROCESS_CLUSTER) as client:
         result = tune_on_workers(client, slow, SPACE, study_name="resume", n_trials=TRIALS,
                                  seed=11, storage=storage, pruning=False, progress=False,
                                  heartbeat_s=HEARTBEAT_S,
@@ -97,7 +100,7 @@ def test_a_killed_dask_study_resumes_and_loses_no_trial(tmp_path):
 
 
 def test_workers_cannot_share_a_study_in_memory():
-    with Client(processes=False, n_workers=1, dashboard_address=None) as client, \
+    with Client(processes=False, n_workers=1, **IN_PROCESS_CLUSTER) as client, \
             pytest.raises(ValueError, match="':memory:' cannot be shared by Dask workers"):
         tune_on_workers(client, slow, SPACE, study_name="m", n_trials=2, seed=0,
                         storage=":memory:")

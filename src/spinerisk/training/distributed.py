@@ -160,11 +160,8 @@ def scan_partition(path: Path, source: Source, task: TaskSpec, share: float,
 def encode_partition(path: Path, source: Source, task: TaskSpec,
                      preprocessor) -> tuple[np.ndarray, np.ndarray]:
     """On a worker: a partition's encoded task rows (float32, as xgboost stores them) and
-    their 0/1 outcome."""
+    their 0/1 outcome (a partition the scan found task rows in)."""
     data = _task_rows(path, source, task)
-    width = len(preprocessor.feature_names_)
-    if data is None:
-        return np.empty((0, width), np.float32), np.empty(0, np.float32)
     Z = preprocessor.transform(with_pathway_features(data.X, task))
     return Z.astype(np.float32), data.event.astype(np.float32)
 
@@ -188,47 +185,38 @@ class ClusterData:
         root = Path(config.data.path).resolve()
         source = Source(root, config.data.mapping, isinstance(config.task, str))
         share = min(1.0, config.cluster.sample_rows / max(1, _raw_rows(files)))
-        scans = client.gather(client.map(scan_partition, files, source=source, task=task,
-                                         share=share, seed=config.seed, pure=False))
-        counts = np.array([s["n"] for s in scans])
-        self.layout = Layout(np.concatenate([[0], np.cumsum(counts)]))
-        population = sum(s["population"] for s in scans)
-        if population == 0:
-            raise ContractError(f"data.path {root}: no rows of task {task.name!r}'s "
-                                f"population (procedures {', '.join(task.procedures)}) in "
-                                f"{len(files)} partitions")
-        event = np.concatenate([s["event"] for s in scans])
-        groups = np.concatenate([s["groups"] for s in scans])
-        sites = (None if any(s["sites"] is None for s in scans if s["n"])
-                 else _shared_objects(np.concatenate([s["sites"] for s in scans if s["n"]])))
-        n = len(event)
-        #: outcomes of every row; ``X`` holds only each row's position (:data:`ROW`)
-        self.outcomes = TaskData(pd.DataFrame({ROW: np.arange(n)}), event, groups, sites,
-                                 population, sum(s["missing"] for s in scans))
+        scanned = client.gather(client.map(scan_partition, files, source=source, task=task,
+                                           share=share, seed=config.seed, pure=False))
+        # partitions without task rows play no further part (and take no row positions)
+        kept = [(f, s) for f, s in zip(files, scanned) if s["n"]]
+        if not kept:
+            raise ContractError(f"data.path {root}: no rows of task {task.name!r} with a known "
+                                f"outcome in {len(files)} partitions (population: procedures "
+                                f"{', '.join(task.procedures) or 'all'})")
+        scans = [s for _, s in kept]
+        self.layout, self.outcomes = _outcomes(scanned)
         self.sample_rows = np.concatenate([s["sample_rows"] + start for s, start
-                                           in zip(scans, self.layout.offsets) if s["n"]])
-        frame = pd.concat([s["sample"] for s in scans if s["n"]], ignore_index=True)
-        self.sample = TaskData(frame, event[self.sample_rows], groups[self.sample_rows],
-                               None if sites is None else sites[self.sample_rows],
-                               len(frame), 0)
+                                           in zip(scans, self.layout.offsets)])
+        self.sample = _sample(scans, self.outcomes, self.sample_rows)
         self.preprocessor = build_preprocessor(task, config.model.learner,
-                                               config.model.n_knots).fit(frame)
-        encoded = client.map(encode_partition, files, source=source, task=task,
-                             preprocessor=self.preprocessor, pure=False)
+                                               config.model.n_knots).fit(self.sample.X)
+        encoded = client.map(encode_partition, [f for f, _ in kept], source=source,
+                             task=task, preprocessor=self.preprocessor, pure=False)
         self.blocks = client.map(itemgetter(0), encoded)
         self.labels = client.map(itemgetter(1), encoded)
         _raise_first_error(self.blocks)
-        digest = hashlib.sha256("".join(s["hash"] for s in scans).encode()).hexdigest()
         self.summary = {
-            "fingerprint_sha256": digest, "rows": n, "events": int(event.sum()),
-            "population_rows": population,
+            "fingerprint_sha256": hashlib.sha256("".join(s["hash"] for s in scanned).encode()
+                                                 ).hexdigest(),
+            "rows": self.outcomes.n, "events": self.outcomes.events,
+            "population_rows": self.outcomes.n_population,
             "excluded_missing_outcome": self.outcomes.n_missing_outcome,
-            "sites": 1 if sites is None else len(np.unique(sites)),
+            "sites": 1 if self.outcomes.sites is None else len(np.unique(self.outcomes.sites)),
             "data_source": "partitioned", "data_path": str(root),
             "data_mapping": config.data.mapping or "", "data_partitions": len(files),
             "encoded_parameters": len(self.preprocessor.feature_names_),
             "cluster_workers": len(client.scheduler_info()["workers"]),
-            "cluster_sample_rows": len(frame)}
+            "cluster_sample_rows": self.sample.n}
 
     # ------------------------------------------------------------------ rows
     def sample_within(self, rows: np.ndarray) -> TaskData:
@@ -311,6 +299,29 @@ class ClusterData:
         profile["linear_predictor"] = linear_predictor_profile(
             risk_to_lp(risk, self.task.is_survival), self.task.is_survival)
         return profile
+
+
+def _outcomes(scanned: list[dict[str, Any]]) -> tuple[Layout, TaskData]:
+    """Where the rows of the partitions holding some lie, and every row's outcome, patient
+    and site; ``X`` holds only each row's position (:data:`ROW`). The population and
+    exclusion counts are those of all ``scanned`` partitions."""
+    scans = [s for s in scanned if s["n"]]
+    layout = Layout(np.concatenate([[0], np.cumsum([s["n"] for s in scans])]))
+    event = np.concatenate([s["event"] for s in scans])
+    sites = (None if any(s["sites"] is None for s in scans)
+             else _shared_objects(np.concatenate([s["sites"] for s in scans])))
+    outcomes = TaskData(pd.DataFrame({ROW: np.arange(len(event))}), event,
+                        np.concatenate([s["groups"] for s in scans]), sites,
+                        sum(s["population"] for s in scanned),
+                        sum(s["missing"] for s in scanned))
+    return layout, outcomes
+
+
+def _sample(scans: list[dict[str, Any]], outcomes: TaskData, rows: np.ndarray) -> TaskData:
+    """The collected sample (predictors with care-pathway features) at global ``rows``."""
+    frame = pd.concat([s["sample"] for s in scans], ignore_index=True)
+    return TaskData(frame, outcomes.event[rows], outcomes.groups[rows],
+                    None if outcomes.sites is None else outcomes.sites[rows], len(frame), 0)
 
 
 def _raise_first_error(futures) -> None:
