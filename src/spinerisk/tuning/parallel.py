@@ -19,10 +19,12 @@ the workers draw the trials still owed. Retries are dealt out here rather than q
 the storage for the workers to take: on sqlite two workers could take the same queued
 trial at once. Resume with the same study name and ``n_trials``, after the grace period.
 
-Each worker samples with its own TPE seed (``seed + i`` for the ``i``-th worker): two
-workers with one seed and the same history would draw the same parameters at the same
-moment. Which trial runs where and in what order depends on timing, so a parallel study
-is reproducible as a design (space, data, seeds), not trial for trial.
+Each worker samples with its own TPE seed, from ``seed``, its index and the number of
+trials the study already holds: two workers with one seed and the same history would draw
+the same parameters at the same moment, and a resumed run with the first run's seeds
+would draw the first run's (random start-up) parameters again. Which trial runs where and
+in what order depends on timing, so a parallel study is reproducible as a design (space,
+data, seeds), not trial for trial.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
+import numpy as np
 import optuna
 from tqdm.auto import tqdm
 
@@ -99,8 +102,10 @@ def tune_on_workers(client, score: Score, space: Mapping[str, Any], *, study_nam
             mine = retries[i::len(workers)]
             share = fresh // len(workers) + (i < fresh % len(workers))
             if mine or share:
+                worker_seed = int(np.random.SeedSequence([seed, i, len(study.trials)])
+                                  .generate_state(1)[0])
                 futures.append(client.submit(
-                    _run_trials, url, study_name, mine, share, seed + i, pruning, space,
+                    _run_trials, url, study_name, mine, share, worker_seed, pruning, space,
                     scattered, timeout_s, heartbeat_s, workers=[worker],
                     allow_other_workers=False, pure=False))
         _wait(client, futures, study, len(before), remaining, progress)

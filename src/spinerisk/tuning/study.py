@@ -107,7 +107,8 @@ def to_retry(study: optuna.Study) -> list[tuple[int, dict[str, Any]]]:
 
 def run_retries(study: optuna.Study, objective: Callable[[optuna.Trial], float],
                 retries: list[tuple[int, dict[str, Any]]], callbacks=()) -> None:
-    """One trial for each ``(number, params)``: those parameters, tagged ``retry_of``."""
+    """One trial for each ``(number, params)``: those parameters (any of the space's the
+    failed trial had not drawn yet are drawn afresh), tagged ``retry_of``."""
     base = study.sampler
     try:
         for number, params in retries:
