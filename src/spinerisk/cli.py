@@ -501,10 +501,15 @@ def train(
         help="Experiment config (YAML); repeat it, or give a folder to run every config in it.")],
     data: Annotated[Path | None, typer.Option(
         help="Use this cohort table (csv/txt, xlsx/xls/ods with FILE#SHEET, parquet) instead "
-             "of the config's data source.")] = None,
+             "of the config's data source; with --cluster, a folder of parquet partitions.")
+    ] = None,
     tracking_uri: TrackingUri = None,
     n_trials: Annotated[int | None, typer.Option(
         help="Override the config's number of tuning trials.", min=1)] = None,
+    cluster: Annotated[str | None, typer.Option(
+        help="Train a folder of parquet partitions on Dask: local, local:N or "
+             "tcp://HOST:PORT (xgboost through xgboost.dask, trials on the workers); "
+             "default one process.")] = None,
     promote: Annotated[bool, typer.Option(
         help="Move each task's serving alias (candidate) to the version trained now; "
              "without it a new version is registered and the alias stays where it is "
@@ -525,7 +530,7 @@ def train(
         typer.echo(f"training {experiment.name} ({path}); "
                    + resolve_store(tracking_uri or experiment.tracking.uri).describe())
         results.append(run_experiment(experiment, tracking_uri=tracking_uri, promote=promote,
-                                      announce=typer.echo))
+                                      announce=typer.echo, cluster=cluster))
     print_summary(results)
     for result in results:
         if result.model_info.get("promotion"):

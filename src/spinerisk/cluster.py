@@ -1,4 +1,5 @@
-"""Dask for work that outgrows one process: the only module importing dask/distributed.
+"""Dask for work that outgrows one process: with :mod:`spinerisk.training.distributed`
+(``xgboost.dask``), the only module importing dask/distributed.
 
 A *cluster spec* names where partition work runs:
 
@@ -12,7 +13,7 @@ A *cluster spec* names where partition work runs:
 
 Only the CLI and the partitioned-data helpers reach for it
 (:func:`spinerisk.cohort.partitioned.simulate_partitioned`,
-:func:`spinerisk.batch.score_dataset`).
+:func:`spinerisk.batch.score_dataset`, :func:`spinerisk.training.distributed.open_cluster`).
 """
 
 from __future__ import annotations
@@ -47,9 +48,12 @@ def dask_client(spec: str) -> Iterator[Any]:
     workers = int(spec.removeprefix("local:")) if spec != "local" else (os.cpu_count() or 1)
     # one thread per worker: the partition work is numpy/xgboost holding the GIL in
     # places; processes, not threads, give the parallelism. No dashboard: nothing listens
-    # beyond the workers' own loopback ports
+    # beyond the workers' own loopback ports. The scheduler's HTTP routes (health, metrics)
+    # take a free loopback port, not 8787, which another cluster on the machine may hold
     with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                      dashboard_address=None) as cluster, Client(cluster) as client:
+                      dashboard_address=None,
+                      scheduler_kwargs={"dashboard_address": "127.0.0.1:0"}) as cluster, \
+            Client(cluster) as client:
         yield client
 
 

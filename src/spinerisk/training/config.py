@@ -194,6 +194,14 @@ class ImputationConfig(_Strict):
         return data
 
 
+class ClusterConfig(_Strict):
+    """``train --cluster`` (:mod:`spinerisk.training.distributed`): rows collected to this
+    process for the tuning trials (run on the workers), the training profile and the SHAP
+    importance plot; the models themselves train on every row."""
+
+    sample_rows: int = Field(200_000, ge=100)
+
+
 class TrackingConfig(_Strict):
     experiment: str | None = None
     uri: str | None = None
@@ -216,6 +224,7 @@ class ExperimentConfig(_Strict):
     uncertainty: UncertaintyConfig = UncertaintyConfig()
     tracking: TrackingConfig = TrackingConfig()
     imputation: ImputationConfig = ImputationConfig()
+    cluster: ClusterConfig = ClusterConfig()
     sample_size: SampleSizeConfig = SampleSizeConfig()
     #: register a model although Riley's size is not met (needs small_sample_reason)
     allow_small_sample: bool = False

@@ -34,6 +34,7 @@ import json
 import tempfile
 import time
 from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -158,6 +159,11 @@ def load_frame(config: ExperimentConfig) -> tuple[pd.DataFrame, dict[str, Any]]:
     from spinerisk.cohort import load
     from spinerisk.cohort.load import read_table
 
+    if Path(config.data.path).is_dir():
+        raise ConfigError(f"{config.name}: data.path {config.data.path} is a folder, not a "
+                          "table; a folder of parquet partitions trains on a Dask cluster",
+                          fix="add --cluster local:2 (or local, tcp://HOST:PORT) to "
+                              "spinerisk train, or give one table")
     if isinstance(config.task, str):
         frame = load(config.data.path, mapping=config.data.mapping)
     else:  # a generic table: no spine contract to validate against
@@ -178,15 +184,18 @@ def with_pathway_features(frame: pd.DataFrame, task: TaskSpec) -> pd.DataFrame:
 # ---------------------------------------------------------------------- fitting
 
 class Fitter:
-    """Tuning and fitting with the config's settings, logging trials to the run."""
+    """Tuning and fitting with the config's settings, logging trials to the run (in this
+    process; :class:`spinerisk.training.distributed.ClusterFitter` on a Dask cluster)."""
 
     def __init__(self, config: ExperimentConfig, task: TaskSpec, study_prefix: str,
-                 on_trial=None, progress: bool = True):
+                 on_trial=None, progress: bool = True, tuner=None):
         self.config = config
         self.task = task
         self.study_prefix = study_prefix
         self.on_trial = on_trial
         self.progress = progress
+        #: ``tune``'s signature (spinerisk.tuning); None: trials in this process
+        self.tuner = tuner
 
     def tune(self, data: TaskData, label: str) -> dict[str, Any]:
         """Hyperparameters for ``data``: fixed ones, overridden by the search's best."""
@@ -208,14 +217,18 @@ class Fitter:
         loss = (cv_loss if patience is None or learner not in XGB_LEARNERS
                 else partial(early_stopped_loss, patience=patience, matrices=FoldMatrices()))
 
-        def score(params, report):
-            return loss(self.task, learner, {**fixed, **params}, data, inner,
-                        self.config.seed, n_knots=self.config.model.n_knots, report=report)
+        # the score captures values only, not the fitter: it may be sent to Dask workers
+        task, seed, n_knots = self.task, self.config.seed, self.config.model.n_knots
 
-        return tune(score, search.space, study_name=f"{self.study_prefix}/{label}",
-                    n_trials=search.n_trials, seed=self.config.seed, storage=search.storage,
-                    pruning=search.pruning, timeout_s=search.timeout_s,
-                    on_trial=self.on_trial, progress=self.progress)
+        def score(params, report):
+            return loss(task, learner, {**fixed, **params}, data, inner, seed,
+                        n_knots=n_knots, report=report)
+
+        run = self.tuner or tune
+        return run(score, search.space, study_name=f"{self.study_prefix}/{label}",
+                   n_trials=search.n_trials, seed=self.config.seed, storage=search.storage,
+                   pruning=search.pruning, timeout_s=search.timeout_s,
+                   on_trial=self.on_trial, progress=self.progress)
 
     def fit(self, data: TaskData, params: dict[str, Any],
             bootstrap_members: int = 0) -> RiskModel | ImputedRiskModel:
@@ -234,6 +247,14 @@ class Fitter:
                                     n_jobs=c.uncertainty.n_jobs).fit(data.X, data.y)
         return RiskModel(self.task, c.model.learner, **common).fit(data.X, data.y)
 
+    def predict(self, model: RiskModel, data: TaskData) -> np.ndarray:
+        """Calibrated risk of ``data``'s rows."""
+        return model.predict_risk(data.X)
+
+    def explained_rows(self, data: TaskData) -> pd.DataFrame:
+        """Rows for the run's SHAP importance plot: ``data``'s own."""
+        return data.X
+
 
 def nested_cv(fitter: Fitter, data: TaskData, folds: Folds,
               progress: bool = True) -> np.ndarray:
@@ -243,7 +264,7 @@ def nested_cv(fitter: Fitter, data: TaskData, folds: Folds,
                                            disable=not progress)):
         part = data.subset(train)
         model = fitter.fit(part, fitter.tune(part, f"outer{k + 1}"))
-        risk[test] = model.predict_risk(data.subset(test).X)
+        risk[test] = fitter.predict(model, data.subset(test))
     return risk
 
 
@@ -296,7 +317,7 @@ def internal_external(fitter: Fitter, data: TaskData, n_boot: int, progress: boo
         part = data.subset(train)
         used[site] = fitter.tune(part, f"without-{site}")
         model = fitter.fit(part, used[site])
-        perf = performance(fitter.task, held, model.predict_risk(held.X), n_boot,
+        perf = performance(fitter.task, held, fitter.predict(model, held), n_boot,
                            fitter.config.seed, curves=False)
         out[site] = {"n": held.n, "events": held.events, **perf.flat()}
     return out, used
@@ -342,16 +363,19 @@ def tune_only(config: ExperimentConfig, progress: bool = True):
 
 
 def sample_size_gate(config: ExperimentConfig, task: TaskSpec, data: TaskData,
-                     registers: bool) -> SampleSizeCheck:
+                     registers: bool, parameters: int | None = None) -> SampleSizeCheck:
     """Riley's criteria for these rows; refuse an under-sized model that would be
-    registered unless the config allows it with a reason.
+    registered unless the config allows it with a reason. ``parameters``: the encoded
+    candidate parameters when already known (else counted on ``data.X``).
 
     Raises
     ------
     ConfigError
         Under-sized, to be registered, and ``allow_small_sample`` not set.
     """
-    parameters = encoded_parameters(task, config.model.learner, config.model.n_knots, data.X)
+    if parameters is None:
+        parameters = encoded_parameters(task, config.model.learner, config.model.n_knots,
+                                        data.X)
     check = check_sample_size(task, data.X, data.y, parameters,
                               config.sample_size.anticipated_cs_r2)
     if not check.met and registers and not config.allow_small_sample:
@@ -366,40 +390,67 @@ def sample_size_gate(config: ExperimentConfig, task: TaskSpec, data: TaskData,
 def run_experiment(config: ExperimentConfig, *, tracking_uri: str | None = None,
                    progress: bool = True, log: bool = True,
                    promote: bool = False,
-                   announce: Callable[[str], None] | None = None) -> ExperimentResult:
+                   announce: Callable[[str], None] | None = None,
+                   cluster: str | None = None) -> ExperimentResult:
     """Run one experiment end to end (see module docstring).
 
     ``tracking_uri`` (else the config's ``tracking.uri``, else the resolved default store)
     receives the run; ``promote`` moves the ``candidate`` alias to the new version;
     ``announce`` receives messages a person should see before training starts (the
-    sample-size check); the CLI prints them.
+    sample-size check, phases not run); the CLI prints them. ``cluster`` (``local``,
+    ``local:N``, ``tcp://HOST:PORT``) trains a partitioned dataset on Dask
+    (:mod:`spinerisk.training.distributed`).
     """
     started = time.perf_counter()
-    task, data, summary = prepare(config)
-    check = sample_size_gate(config, task, data, log and config.tracking.register_model)
+    with ExitStack() as stack:
+        if cluster is None:
+            task, data, summary = prepare(config)
+            make_fitter = Fitter
+        else:
+            from spinerisk.training.distributed import open_cluster
+
+            task, data, summary, make_fitter = stack.enter_context(
+                open_cluster(config, cluster, announce))
+        return _develop(config, task, data, summary, make_fitter, tracking_uri=tracking_uri,
+                        progress=progress, log=log, promote=promote, announce=announce,
+                        started=started)
+
+
+def _develop(config, task, data, summary, make_fitter, *, tracking_uri, progress, log,
+             promote, announce, started) -> ExperimentResult:
+    check = sample_size_gate(config, task, data, log and config.tracking.register_model,
+                             summary.get("encoded_parameters"))
     summary["sample_size"] = check.to_dict()
     if announce is not None:
         announce(check.message() + ("" if check.met else
                                     f" Allowed by the config: {config.small_sample_reason}"
                                     if config.allow_small_sample else ""))
+    # phases the configured fitter cannot run (spinerisk.training.distributed): said, not
+    # silently skipped
+    not_run = summary.setdefault("phases_not_run", {})
+    for phase, reason in not_run.items() if announce is not None else ():
+        announce(f"not run: {phase} ({reason})")
     folds = grouped_folds(data.event, data.groups, config.cv.folds, config.seed)
     fold_log = folds.describe(data.event)
     if not log:
-        return _run(config, task, data, summary, folds, fold_log, None, progress, started)
+        return _run(config, task, data, summary, folds, fold_log, None, progress, started,
+                    make_fitter)
     from spinerisk import tracking
 
     with tracking.experiment_run(config.experiment_name(), config.name,
                                  tracking_uri or config.tracking.uri) as run:
-        result = _run(config, task, data, summary, folds, fold_log, run, progress, started)
+        result = _run(config, task, data, summary, folds, fold_log, run, progress, started,
+                      make_fitter)
         _log(run, result, promote)
         result.run_id = run.run_id
     result.seconds = time.perf_counter() - started
     return result
 
 
-def _run(config, task, data, summary, folds, fold_log, run, progress, started):
-    fitter = Fitter(config, task, study_prefix(config, summary["fingerprint_sha256"]),
-                     on_trial=run.log_trial if run is not None else None, progress=progress)
+def _run(config, task, data, summary, folds, fold_log, run, progress, started, make_fitter):
+    fitter = make_fitter(config, task, study_prefix(config, summary["fingerprint_sha256"]),
+                         on_trial=run.log_trial if run is not None else None,
+                         progress=progress)
     imputed = config.imputation.method == "mice"
     if imputed:
         oof, per_imputation = nested_cv_imputed(fitter, data, folds, progress)
@@ -414,7 +465,8 @@ def _run(config, task, data, summary, folds, fold_log, run, progress, started):
             fitter, data, folds, params, tuple(config.sample_size.learning_curve), config.seed)
     members = config.uncertainty.bootstrap_members
     model = fitter.fit(data, params, bootstrap_members=members)
-    if members and not imputed:
+    if (members and not imputed
+            and "uncertainty.bootstrap_members" not in summary["phases_not_run"]):
         from spinerisk.explain.uncertainty import fit_bootstrap_ensemble
 
         model.bootstrap_ = fit_bootstrap_ensemble(model, data.X, data.y, n_members=members,
@@ -435,7 +487,8 @@ def _run(config, task, data, summary, folds, fold_log, run, progress, started):
                                                progress)
     return ExperimentResult(config, task, summary, fold_log, perf, params, model, oof, sites,
                             site_pooled=pool_sites(sites) if sites else {},
-                            seconds=time.perf_counter() - started, training_rows=data.X,
+                            seconds=time.perf_counter() - started,
+                            training_rows=fitter.explained_rows(data),
                             site_params=site_params)
 
 

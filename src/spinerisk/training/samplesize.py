@@ -134,7 +134,7 @@ def learning_curve(fitter, data, folds, params: dict[str, Any], fractions: tuple
             rows = train[np.isin(data.groups[train], chosen)]
             sizes[f].append(rows.size)
             model = fitter.fit(data.subset(rows), params)
-            risks[f][test] = model.predict_risk(data.subset(test).X)
+            risks[f][test] = fitter.predict(model, data.subset(test))
     c, brier = [], []
     for f in fractions:
         r = risks[f]

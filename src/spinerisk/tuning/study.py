@@ -10,16 +10,21 @@ stopping found on the inner folds), kept as the trial's user attribute ``chosen_
 they replace the drawn values in the trial log and in the best parameters, so the final
 fits use what was scored. ``n_trials`` is the number of
 *finished* (complete or pruned) trials the study should hold: a study killed after k
-trials and started again keeps the k it had and runs the rest; the trial cut off by the
-kill keeps its number and is marked FAIL once its heartbeat is stale, so several workers
-may share one storage safely.
+trials and started again keeps the k it had and runs the rest. A trial cut off by the kill
+keeps its number and is marked FAIL once its heartbeat is stale (3 heartbeats after the
+kill); a resumed study first runs each FAIL trial's parameters again as a new trial (user
+attribute ``retry_of``: the failed trial's number; at most ``MAX_RETRY`` attempts), so a
+kill loses no parameter set. Several processes may share one storage safely
+(:mod:`spinerisk.tuning.parallel` runs trials on Dask workers).
 """
 
 from __future__ import annotations
 
 import warnings
+from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +33,11 @@ from tqdm.auto import tqdm
 
 MEMORY = ":memory:"
 HEARTBEAT_S = 30
+#: how often the parameters of a failed trial (e.g. cut off by a dead process) are tried again
+MAX_RETRY = 3
+#: user attribute of a retry: the number of the failed trial whose parameters it runs
+RETRY_OF = "retry_of"
+FINISHED = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
 Report = Callable[[int, float], None]
 Score = Callable[[dict[str, Any], Report], "float | tuple[float, dict[str, Any]]"]
 CHOSEN = "chosen_params"
@@ -62,9 +72,9 @@ def storage_url(storage: str | None) -> str | None:
     return url
 
 
-def _storage(storage: str | None):
+def _storage(storage: str | None, heartbeat_s: float = HEARTBEAT_S):
     """RDB storage with a heartbeat: a trial whose process died (killed study, lost
-    worker) is marked FAIL by the next worker after the grace period, never a live one."""
+    worker) is marked FAIL by the next process after the grace period, never a live one."""
     url = storage_url(storage)
     if url is None:
         return None
@@ -72,8 +82,51 @@ def _storage(storage: str | None):
         # optuna flags the heartbeat as experimental on every study: one design choice,
         # documented here, not a message for each run
         warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
-        return optuna.storages.RDBStorage(url, heartbeat_interval=HEARTBEAT_S,
-                                          grace_period=3 * HEARTBEAT_S)
+        return optuna.storages.RDBStorage(url, heartbeat_interval=heartbeat_s,
+                                          grace_period=3 * heartbeat_s)
+
+
+def to_retry(study: optuna.Study) -> list[tuple[int, dict[str, Any]]]:
+    """``(number, params)`` of the FAIL trials to run again: marks the trials a dead
+    process left RUNNING as FAIL (once stale), then lists every FAIL trial that no retry
+    has finished and that has had fewer than ``MAX_RETRY`` retries."""
+    with warnings.catch_warnings():  # experimental, as the heartbeat is
+        warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
+        optuna.storages.fail_stale_trials(study)
+    attempts: Counter[int] = Counter()
+    done = set()
+    for trial in study.trials:
+        origin = trial.user_attrs.get(RETRY_OF)
+        if origin is not None:
+            attempts[origin] += 1
+            if trial.state in FINISHED:
+                done.add(origin)
+    return [(t.number, t.params) for t in study.trials
+            if t.state == optuna.trial.TrialState.FAIL and RETRY_OF not in t.user_attrs
+            and t.number not in done and attempts[t.number] < MAX_RETRY]
+
+
+def run_retries(study: optuna.Study, objective: Callable[[optuna.Trial], float],
+                retries: list[tuple[int, dict[str, Any]]], callbacks=()) -> None:
+    """One trial for each ``(number, params)``: those parameters (any of the space's the
+    failed trial had not drawn yet are drawn afresh), tagged ``retry_of``."""
+    base = study.sampler
+    try:
+        for number, params in retries:
+            with warnings.catch_warnings():  # PartialFixedSampler is experimental
+                warnings.filterwarnings("ignore",
+                                        category=optuna.exceptions.ExperimentalWarning)
+                study.sampler = optuna.samplers.PartialFixedSampler(params, base)
+            study.optimize(partial(_tagged, objective, number), n_trials=1,
+                           callbacks=list(callbacks), gc_after_trial=False)
+    finally:
+        study.sampler = base
+
+
+def _tagged(objective: Callable[[optuna.Trial], float], number: int,
+            trial: optuna.Trial) -> float:
+    trial.set_user_attr(RETRY_OF, number)
+    return objective(trial)
 
 
 def suggest(trial: optuna.Trial, space: Mapping[str, Any]) -> dict[str, Any]:
@@ -118,13 +171,38 @@ def tune(score: Score, space: Mapping[str, Any], *, study_name: str, n_trials: i
         ``on_trial(study_name, number, params, value, state)`` after every trial.
     """
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    pruner = (optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=1)
-              if pruning else optuna.pruners.NopPruner())
     study = optuna.create_study(
         study_name=study_name, storage=_storage(storage), direction="minimize",
-        sampler=optuna.samplers.TPESampler(seed=seed), pruner=pruner, load_if_exists=True)
-    finished = _finished(study)
-    remaining = max(0, n_trials - finished)
+        sampler=optuna.samplers.TPESampler(seed=seed), pruner=make_pruner(pruning),
+        load_if_exists=True)
+    retries = to_retry(study)
+    remaining = max(0, n_trials - finished_count(study))
+    objective = make_objective(score, space)
+    bar = tqdm(total=remaining, desc=f"trials {study_name}", disable=not progress or not remaining,
+               leave=False)
+
+    def callback(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
+        bar.update(1)
+        if on_trial is not None:
+            on_trial(study_name, trial.number, used_params(trial), trial.value,
+                     trial.state.name)
+
+    with bar:
+        run_retries(study, objective, retries[:remaining], [callback])
+        if remaining > len(retries):
+            study.optimize(objective, n_trials=remaining - len(retries), timeout=timeout_s,
+                           callbacks=[callback], gc_after_trial=False)
+    return tune_result(study, remaining)
+
+
+def make_pruner(pruning: bool) -> optuna.pruners.BasePruner:
+    """Median pruning on the per-fold intermediate scores, or none."""
+    return (optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=1)
+            if pruning else optuna.pruners.NopPruner())
+
+
+def make_objective(score: Score, space: Mapping[str, Any]) -> Callable[[optuna.Trial], float]:
+    """The Optuna objective of a score: draw, report per fold (pruning), keep chosen params."""
 
     def objective(trial: optuna.Trial) -> float:
         params = suggest(trial, space)
@@ -141,26 +219,18 @@ def tune(score: Score, space: Mapping[str, Any], *, study_name: str, n_trials: i
             return value
         return result
 
-    bar = tqdm(total=remaining, desc=f"trials {study_name}", disable=not progress or not remaining,
-               leave=False)
+    return objective
 
-    def callback(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
-        bar.update(1)
-        if on_trial is not None:
-            on_trial(study_name, trial.number, used_params(trial), trial.value,
-                     trial.state.name)
 
-    with bar:
-        if remaining:
-            study.optimize(objective, n_trials=remaining, timeout=timeout_s,
-                           callbacks=[callback], gc_after_trial=False)
+def tune_result(study: optuna.Study, n_run_now: int) -> TuneResult:
+    """What a study holds now (raises when no trial completed)."""
     states = [t.state for t in study.trials]
     complete = states.count(optuna.trial.TrialState.COMPLETE)
     if complete == 0:
-        raise RuntimeError(f"study {study_name!r}: no trial completed (all pruned or failed); "
-                           "widen the search space or turn pruning off")
-    return TuneResult(study_name, used_params(study.best_trial), float(study.best_value),
-                      complete, states.count(optuna.trial.TrialState.PRUNED), remaining,
+        raise RuntimeError(f"study {study.study_name!r}: no trial completed (all pruned or "
+                           "failed); widen the search space or turn pruning off")
+    return TuneResult(study.study_name, used_params(study.best_trial), float(study.best_value),
+                      complete, states.count(optuna.trial.TrialState.PRUNED), n_run_now,
                       tuple(_row(t) for t in study.trials))
 
 
@@ -174,9 +244,9 @@ def _row(trial: optuna.trial.FrozenTrial) -> dict[str, Any]:
             "value": trial.value}
 
 
-def _finished(study: optuna.Study) -> int:
-    done = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
-    return sum(t.state in done for t in study.trials)
+def finished_count(study: optuna.Study) -> int:
+    """Trials that count towards ``n_trials``: complete or pruned."""
+    return sum(t.state in FINISHED for t in study.trials)
 
 
 def trials_table(study_name: str, storage: str | None = None) -> list[dict[str, Any]]:

@@ -1,0 +1,40 @@
+"""A failed trial's parameters are run again on resume, at most MAX_RETRY times."""
+
+from __future__ import annotations
+
+import optuna
+
+from spinerisk.tuning import tune
+from spinerisk.tuning.study import MAX_RETRY, RETRY_OF
+
+SPACE = {"x": {"low": -3.0, "high": 3.0}}
+FAIL = optuna.trial.TrialState.FAIL
+
+
+def score(params, report):
+    return (params["x"] - 1.0) ** 2
+
+
+def _failed(study, x, origin=None):
+    study.add_trial(optuna.create_trial(
+        state=FAIL, params={"x": x},
+        distributions={"x": optuna.distributions.FloatDistribution(-3.0, 3.0)},
+        user_attrs={} if origin is None else {RETRY_OF: origin}))
+
+
+def test_resumed_study_runs_failed_parameters_again_then_new_ones(tmp_path):
+    storage = f"sqlite:///{tmp_path}/retry.db"
+    study = optuna.create_study(study_name="r", storage=storage)
+    _failed(study, 0.5)  # trial 0: cut off once, never finished
+    _failed(study, -2.0)  # trial 1: cut off, and every retry of it too
+    for _ in range(MAX_RETRY):
+        _failed(study, -2.0, origin=1)
+    result = tune(score, SPACE, study_name="r", n_trials=3, seed=0, storage=storage,
+                  progress=False)
+    trials = optuna.load_study(study_name="r", storage=storage).trials
+    new = trials[2 + MAX_RETRY:]
+    assert result.n_complete == 3 == len(new)
+    # trial 0's parameters first, as a retry of it; trial 1 has had its retries
+    assert new[0].user_attrs[RETRY_OF] == 0 and new[0].params == {"x": 0.5}
+    assert all(RETRY_OF not in t.user_attrs for t in new[1:])
+    assert new[0].value == (0.5 - 1.0) ** 2
