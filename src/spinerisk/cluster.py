@@ -68,6 +68,9 @@ def map_partitions(func: Callable[..., Any], items: Sequence[Any], cluster: str 
     if cluster is None:
         return [func(item, **shared) for item in items]
     with dask_client(cluster) as client:
-        scattered = {key: client.scatter(value, broadcast=True) for key, value in shared.items()}
+        # hash=False: a fresh key per call; a content-hashed key that an earlier call is
+        # releasing can be lost under the new call ("lost dependencies")
+        scattered = {key: client.scatter(value, broadcast=True, hash=False)
+                     for key, value in shared.items()}
         futures = client.map(func, list(items), pure=False, **scattered)
         return client.gather(futures)

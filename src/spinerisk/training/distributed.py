@@ -257,7 +257,9 @@ class ClusterData:
 
     def margins(self, estimator, rows: np.ndarray) -> np.ndarray:
         """The learner's margin of every row in ``rows``, computed where the rows are."""
-        shared = self.client.scatter(estimator, broadcast=True)
+        # a fresh key: the same estimator scattered again while its previous (content-
+        # hashed) key is being released would cancel these tasks ("lost dependencies")
+        shared = self.client.scatter(estimator, broadcast=True, hash=False)
         pieces = self._pieces(rows)
         futures = [self.client.submit(_margin, self.blocks[k], local, shared,
                                       self.config.model.learner, pure=False)

@@ -96,7 +96,7 @@ def tune_on_workers(client, score: Score, space: Mapping[str, Any], *, study_nam
         workers = sorted(client.scheduler_info()["workers"])
         retries = retries[:remaining]
         fresh = remaining - len(retries)
-        scattered = client.scatter(score, broadcast=True)
+        scattered = client.scatter(score, broadcast=True, hash=False)
         futures = []
         for i, worker in enumerate(workers):
             mine = retries[i::len(workers)]
