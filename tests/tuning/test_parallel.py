@@ -1,5 +1,4 @@
-"""Optuna trials on Dask workers: a study killed mid-run and resumed loses no trial, on
-sqlite (a LocalCluster) and on PostgreSQL (what a remote scheduler's workers share)."""
+"""Optuna trials on Dask workers: a study killed mid-run and resumed loses no trial."""
 
 from __future__ import annotations
 
@@ -35,7 +34,7 @@ if __name__ == "__main__":
     space = {"x": {"low": -3.0, "high": 3.0}, "k": {"low": 1, "high": 5, "type": "int"}}
     with Client(processes=False, n_workers=2, threads_per_worker=1, dashboard_address=None,
                 scheduler_kwargs={"dashboard_address": "127.0.0.1:0"}) as client:
-        tune_on_workers(client, slow, space, study_name=sys.argv[4], n_trials=int(sys.argv[2]),
+        tune_on_workers(client, slow, space, study_name="resume", n_trials=int(sys.argv[2]),
                         seed=11, storage=sys.argv[1], pruning=False, progress=False,
                         heartbeat_s=float(sys.argv[3]))
 """
@@ -46,39 +45,36 @@ def slow(params, report):
     return (params["x"] - 1.0) ** 2 + params["k"]
 
 
-def _trials(storage, study):
+def _trials(storage):
     try:
-        return optuna.load_study(study_name=study, storage=storage).trials
+        return optuna.load_study(study_name="resume", storage=storage).trials
     except KeyError:
         return []
 
 
-def _killable_moment(storage, study) -> bool:
+def _killable_moment(storage) -> bool:
     """Two trials finished and one started within the last half second (so the kill cuts
     it off mid-way, not as it ends)."""
-    trials = _trials(storage, study)
+    trials = _trials(storage)
     done = [t for t in trials if t.state == optuna.trial.TrialState.COMPLETE]
     fresh = [t for t in trials if t.state == optuna.trial.TrialState.RUNNING
              and datetime.now() - t.datetime_start < timedelta(seconds=0.5)]
     return len(done) >= 2 and bool(fresh)
 
 
-@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
-def test_a_killed_dask_study_resumes_and_loses_no_trial(tmp_path, request, backend):
-    storage = (f"sqlite:///{tmp_path}/resume.db" if backend == "sqlite"
-               else request.getfixturevalue("postgres_url"))
-    study = f"resume-{tmp_path.name}"  # the PostgreSQL server is shared by the session
+def test_a_killed_dask_study_resumes_and_loses_no_trial(tmp_path):
+    storage = f"sqlite:///{tmp_path}/resume.db"
     script = tmp_path / "run.py"
     script.write_text(RUN)
-    run = subprocess.Popen([sys.executable, str(script), storage, str(TRIALS), str(HEARTBEAT_S),
-                            study], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    run = subprocess.Popen([sys.executable, str(script), storage, str(TRIALS), str(HEARTBEAT_S)],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 120
-    while not _killable_moment(storage, study) and time.monotonic() < deadline:
+    while not _killable_moment(storage) and time.monotonic() < deadline:
         time.sleep(0.05)
     os.kill(run.pid, signal.SIGKILL)  # the whole run: client, scheduler and workers
     run.wait()
     killed_at = time.monotonic()
-    trials = _trials(storage, study)
+    trials = _trials(storage)
     before = {t.number: (t.params, t.value) for t in trials
               if t.state == optuna.trial.TrialState.COMPLETE}
     cut_off = {t.number: t.params for t in trials if t.state == optuna.trial.TrialState.RUNNING}
@@ -90,11 +86,11 @@ def test_a_killed_dask_study_resumes_and_loses_no_trial(tmp_path, request, backe
     logged = []
     with Client(processes=False, n_workers=2, threads_per_worker=1,
                 **IN_PROCESS_CLUSTER) as client:
-        result = tune_on_workers(client, slow, SPACE, study_name=study, n_trials=TRIALS,
+        result = tune_on_workers(client, slow, SPACE, study_name="resume", n_trials=TRIALS,
                                  seed=11, storage=storage, pruning=False, progress=False,
                                  heartbeat_s=HEARTBEAT_S,
                                  on_trial=lambda *row: logged.append(row[1]))
-    trials = _trials(storage, study)
+    trials = _trials(storage)
     complete = [t for t in trials if t.state == optuna.trial.TrialState.COMPLETE]
     assert result.n_complete == len(complete) == TRIALS
     assert result.n_run_now == TRIALS - len(before) == len(logged)
