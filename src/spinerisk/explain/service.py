@@ -73,6 +73,11 @@ class LoadedModel:
         """The model's task name."""
         return self.model.task_.name
 
+    def identity(self) -> dict[str, Any]:
+        """Which model answered: the part of :meth:`describe` each answer carries."""
+        return {"name": self.name, "version": self.version, "alias": self.alias,
+                "uri": self.uri, "learner": self.model.learner}
+
     def describe(self) -> dict[str, Any]:
         """Identity and training aggregates (no patient-level values)."""
         profile = self.model.training_profile_
@@ -254,8 +259,7 @@ class PatientService:
             "interval": span, **extra,
             "out_of_distribution": plain(check_support(full, chosen.model.training_profile_)),
             "explanation": plain(explanation),
-            "model": {k: v for k, v in chosen.describe().items()
-                      if k in ("name", "version", "alias", "uri", "learner")},
+            "model": chosen.identity(),
             "notice": NOTICE,
         }
 
