@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import time
+
 import optuna
+import pytest
 
 from spinerisk.tuning import tune
-from spinerisk.tuning.study import MAX_RETRY, RETRY_OF
+from spinerisk.tuning.study import MAX_RETRY, RETRY_OF, _storage, to_retry
 
 SPACE = {"x": {"low": -3.0, "high": 3.0}}
 FAIL = optuna.trial.TrialState.FAIL
@@ -38,3 +41,30 @@ def test_resumed_study_runs_failed_parameters_again_then_new_ones(tmp_path):
     assert new[0].user_attrs[RETRY_OF] == 0 and new[0].params == {"x": 0.5}
     assert all(RETRY_OF not in t.user_attrs for t in new[1:])
     assert new[0].value == (0.5 - 1.0) ** 2
+
+
+@pytest.mark.filterwarnings("ignore:Heartbeat of storage is supposed to be used")  # ask()
+def test_a_trial_cut_off_before_its_first_heartbeat_is_failed_and_retried(tmp_path):
+    """optuna starts a trial's heartbeat only after ``ask`` has created it and sampled: a
+    process killed in that gap left a RUNNING trial that was never failed (seen in CI)."""
+    storage = f"sqlite:///{tmp_path}/gap.db"
+    heartbeat_s = 0.5
+    study = optuna.create_study(study_name="g", storage=_storage(storage, heartbeat_s))
+    cut_off = study.ask()  # created, and the process dies before any heartbeat thread
+    cut_off.suggest_float("x", -3.0, 3.0)
+    # stale after 3 heartbeats; sqlite stamps to the whole second
+    time.sleep(3 * heartbeat_s + 2.0)
+    retries = to_retry(optuna.load_study(study_name="g", storage=_storage(storage, heartbeat_s)))
+    trials = optuna.load_study(study_name="g", storage=storage).trials
+    assert trials[cut_off.number].state == FAIL
+    assert retries == [(cut_off.number, {"x": cut_off.params["x"]})]
+
+
+@pytest.mark.filterwarnings("ignore:Heartbeat of storage is supposed to be used")  # ask()
+def test_a_running_trial_with_a_live_heartbeat_is_not_failed(tmp_path):
+    storage = f"sqlite:///{tmp_path}/live.db"
+    study = optuna.create_study(study_name="l", storage=_storage(storage, 30.0))
+    live = study.ask()
+    assert to_retry(study) == []
+    assert optuna.load_study(study_name="l", storage=storage).trials[live.number].state \
+        == optuna.trial.TrialState.RUNNING

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 import optuna
+from optuna.storages._rdb.models import TrialHeartbeatModel
 from tqdm.auto import tqdm
 
 MEMORY = ":memory:"
@@ -72,6 +73,22 @@ def storage_url(storage: str | None) -> str | None:
     return url
 
 
+class _BeatingStorage(optuna.storages.RDBStorage):
+    """RDB storage whose trials carry a heartbeat from the moment they exist.
+
+    optuna records a trial's first heartbeat only after ``ask`` has created the trial and
+    sampled; a process killed in between left a RUNNING trial with no heartbeat, which
+    ``fail_stale_trials`` never marks FAIL (it stayed RUNNING for good; seen in CI). Here
+    the heartbeat row is written in the transaction that creates the trial.
+    """
+
+    def _get_prepared_new_trial(self, study_id, template_trial, session):
+        trial = super()._get_prepared_new_trial(study_id, template_trial, session)
+        if trial.state == optuna.trial.TrialState.RUNNING:
+            session.add(TrialHeartbeatModel(trial_id=trial.trial_id))
+        return trial
+
+
 def _storage(storage: str | None, heartbeat_s: float = HEARTBEAT_S):
     """RDB storage with a heartbeat: a trial whose process died (killed study, lost
     worker) is marked FAIL by the next process after the grace period, never a live one."""
@@ -82,8 +99,8 @@ def _storage(storage: str | None, heartbeat_s: float = HEARTBEAT_S):
         # optuna flags the heartbeat as experimental on every study: one design choice,
         # documented here, not a message for each run
         warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
-        return optuna.storages.RDBStorage(url, heartbeat_interval=heartbeat_s,
-                                          grace_period=3 * heartbeat_s)
+        return _BeatingStorage(url, heartbeat_interval=heartbeat_s,
+                               grace_period=3 * heartbeat_s)
 
 
 def to_retry(study: optuna.Study) -> list[tuple[int, dict[str, Any]]]:
