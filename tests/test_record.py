@@ -6,8 +6,7 @@ import math
 
 import pytest
 
-from spinerisk.schema import validate_record
-from spinerisk.schema import SchemaValidationError
+from spinerisk.schema import SchemaValidationError, validate_record
 
 
 def test_valid_record_is_returned_in_canonical_types() -> None:

@@ -158,14 +158,14 @@ def test_data_dictionary_covers_every_field(tmp_path):
 #: Findings the care pathway reads that the record gained for the review's rules (issue 12):
 #: field -> (type, unit, allowed, recorded for).
 REVIEW_FIELDS = {
-    "prior_surgery_type": ("category", "", "one of none, discectomy, decompression, fusion, "
-                           "other", "all"),
+    "prior_surgery_type": ("category", "", ("one of none, discectomy, decompression, fusion, "
+                           "other"), "all"),
     "coagulopathy": ("binary", "", "0 (no) or 1 (yes)", "all"),
     "pregnancy": ("binary", "", "0 (no) or 1 (yes)", "all"),
     "failed_conservative_care": ("binary", "", "0 (no) or 1 (yes)", "all"),
     "conservative_care_weeks": ("numeric", "weeks", "0-1040 weeks", "all"),
-    "conservative_care_type": ("category", "", "one of none, medication, physiotherapy, "
-                               "multimodal", "all"),
+    "conservative_care_type": ("category", "", ("one of none, medication, physiotherapy, "
+                               "multimodal"), "all"),
     "fortin_finger_test": ("binary", "", "0 (no) or 1 (yes)", "all"),
     "night_pain": ("binary", "", "0 (no) or 1 (yes)", "all"),
     "low_energy_trauma": ("binary", "", "0 (no) or 1 (yes)", "all"),

@@ -687,11 +687,11 @@ def data_dictionary_markdown() -> str:
     """The data dictionary as Markdown, grouped by section."""
     table = data_dictionary()
     lines = ["# spinerisk data dictionary", "",
-             "One row of a cohort table is one procedure episode. Decision support for research "
-             "use.", ""]
+             ("One row of a cohort table is one procedure episode. Decision support for research "
+             "use."), ""]
     for group, part in table.groupby("group", sort=False):
-        lines += [f"## {group}", "", "| field | type | unit | allowed | missing | recorded for |"
-                  " description |", "|---|---|---|---|---|---|---|"]
+        lines += [f"## {group}", "", ("| field | type | unit | allowed | missing | recorded for |"
+                  " description |"), "|---|---|---|---|---|---|---|"]
         lines += [f"| `{r.field}` | {r.type} | {r.unit} | {r.allowed} | {r.missing} | "
                   f"{r.recorded_for} | {r.description} |" for r in part.itertuples()]
         lines.append("")

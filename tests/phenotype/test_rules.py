@@ -104,7 +104,7 @@ def test_framework_doc_names_the_review_and_explains_every_cited_section() -> No
     for words in ("Subacute and Chronic Low-Back Pain: From MRI", "Pacella G", "Zappia M",
                   "2026", "doi:10.3390/diagnostics16020240"):
         assert words in doc, words
-    for section, title in REVIEW_SECTIONS.items():
+    for section in REVIEW_SECTIONS:
         anchor = f'<a id="{section_anchor(section)}"></a>'
         assert anchor in doc, section
         # the anchor heads a section that says something, not an empty heading

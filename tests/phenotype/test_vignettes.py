@@ -314,7 +314,7 @@ def test_unassessed_notes_are_worded_conditionally() -> None:
 def test_unassessed_contraindications_name_the_procedures_clinically() -> None:
     result = assess_patient(next(v for v in VIGNETTES
                                  if v.name == "enhancement_crp_not_measured").record())
-    label = dict((n.rule_id, n.label) for n in result.not_assessed)["CI-RED-FLAG"]
+    label = {n.rule_id: n.label for n in result.not_assessed}["CI-RED-FLAG"]
     assert label.startswith("contraindication to intra-articular facet steroid injection, "
                             "facet (medial branch) radiofrequency ablation, "
                             "medial branch block not assessable")
