@@ -11,6 +11,7 @@ from spinerisk.batch import score_dataset, score_frame
 from spinerisk.cli import app
 from spinerisk.cohort import simulate
 from spinerisk.cohort.partitioned import simulate_partitioned
+from spinerisk.errors import SpineriskError
 from spinerisk.explain import ModelExplainer, fit_bootstrap_ensemble
 from spinerisk.features import spine_task
 from spinerisk.models import RiskModel
@@ -87,7 +88,7 @@ def test_score_dataset_refuses_bad_folders(model, tmp_path, data, out, message):
     cohort = tmp_path / "cohort"
     cohort.mkdir()
     simulate(60, seed=1, tasks=("response",)).frame.to_parquet(cohort / "p.parquet")
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(SpineriskError, match=message):  # the CLI prints it, exit code 2
         score_dataset(model, tmp_path / data, tmp_path / out)
 
 
@@ -118,3 +119,19 @@ def test_cli_scores_a_registered_model(model, dataset, tmp_path):
     bad = CliRunner().invoke(app, ["score", "--model", uri, "--data", str(dataset), "--out",
                                    str(out), "--cluster", "spark://x"])
     assert bad.exit_code == 2 and "tcp://HOST:PORT" in bad.output
+
+
+def test_an_unreachable_scheduler_is_a_short_error_with_the_fix(model, dataset, tmp_path,
+                                                                 monkeypatch):
+    import socket
+
+    from spinerisk import cluster
+    from spinerisk.errors import ClusterError
+
+    with socket.socket() as probe:  # a loopback port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    monkeypatch.setattr(cluster, "CONNECT_TIMEOUT_S", 1)
+    with pytest.raises(ClusterError, match=rf"(?s)tcp://127.0.0.1:{port}: no dask scheduler "
+                                           r"answered within 1 s.*fix: start one"):
+        score_dataset(model, dataset, tmp_path / "out", cluster=f"tcp://127.0.0.1:{port}")

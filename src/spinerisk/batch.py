@@ -16,6 +16,7 @@ from pathlib import Path
 import pandas as pd
 
 from spinerisk import schema
+from spinerisk.errors import ContractError, InputFileError, UsageError
 
 BASE_COLUMN = "contribution_base"
 
@@ -24,11 +25,13 @@ def partitions(data: str | Path) -> list[Path]:
     """The parquet files under ``data`` (sorted; sub-folders, e.g. hive-style, kept)."""
     data = Path(data)
     if not data.is_dir():
-        raise ValueError(f"--data {data}: not a folder; give the folder of parquet "
-                         "partitions (e.g. written by spinerisk simulate --out DIR)")
+        raise InputFileError(f"--data {data}: not a folder",
+                             fix="give the folder of parquet partitions (e.g. written by "
+                                 "spinerisk simulate --out DIR)")
     files = sorted(data.rglob("*.parquet"))
     if not files:
-        raise ValueError(f"--data {data}: no *.parquet files in it or below")
+        raise InputFileError(f"--data {data}: no *.parquet files in it or below",
+                             fix="give the folder that holds the partitions")
     return files
 
 
@@ -64,8 +67,7 @@ def score_partition(path: Path, model, data: Path, out: Path) -> dict[str, objec
         try:
             frame = schema.validate(frame, tasks=(task,))
         except schema.SchemaValidationError as err:
-            # a plain ValueError survives the trip back from a Dask worker unchanged
-            raise ValueError(f"partition {relative}: {err}") from None
+            raise ContractError(f"partition {relative}: {err}") from None
     target = out / relative
     target.parent.mkdir(parents=True, exist_ok=True)
     score_frame(model, frame).to_parquet(target, index=False)
@@ -80,5 +82,6 @@ def score_dataset(model, data: str | Path, out: str | Path,
     data, out = Path(data).resolve(), Path(out).resolve()
     files = partitions(data)
     if out == data or data in out.parents:
-        raise ValueError(f"--out {out} is inside --data {data}; give a separate folder")
+        raise UsageError(f"--out {out} is inside --data {data}",
+                         fix="give a folder outside the data folder")
     return map_partitions(score_partition, files, cluster, model=model, data=data, out=out)

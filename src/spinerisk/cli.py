@@ -198,12 +198,8 @@ def _simulate_partitioned(out: Path, n: int, partition_rows: int, sites: int, se
     from spinerisk.cohort.partitioned import simulate_partitioned, truth_dir_for
 
     started = time.perf_counter()
-    try:
-        written = simulate_partitioned(n, out, partition_rows=partition_rows, sites=sites,
-                                       seed=seed, tasks=tasks, dgp=dgp, cluster=cluster)
-    except ValueError as err:
-        typer.echo(str(err), err=True)
-        raise typer.Exit(code=2) from None
+    written = simulate_partitioned(n, out, partition_rows=partition_rows, sites=sites,
+                                   seed=seed, tasks=tasks, dgp=dgp, cluster=cluster)
     typer.echo(f"wrote {sum(p['rows'] for p in written):,} episodes in {len(written)} "
                f"partitions to {out}/ (truth in {truth_dir_for(out)}/) in "
                f"{time.perf_counter() - started:.1f} s")
@@ -603,12 +599,8 @@ def score(
     from spinerisk.tracking.resolve import resolve_model_uri
 
     started = time.perf_counter()
-    try:
-        check_cluster(cluster)
-        resolve_model_uri(model, tracking_uri)
-        written = score_dataset(load_risk_model(model, tracking_uri), data, out, cluster)
-    except (LookupError, ValueError) as err:
-        typer.echo(str(err), err=True)
-        raise typer.Exit(code=2) from None
+    check_cluster(cluster)
+    resolve_model_uri(model, tracking_uri)
+    written = score_dataset(load_risk_model(model, tracking_uri), data, out, cluster)
     typer.echo(f"scored {sum(p['rows'] for p in written):,} rows in {len(written)} partitions "
                f"into {out}/ in {time.perf_counter() - started:.1f} s")

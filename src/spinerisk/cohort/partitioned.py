@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from spinerisk.cohort.simulator import DGP, SiteProfile, random_site_profiles, simulate
+from spinerisk.errors import UsageError
 
 
 @dataclass(frozen=True)
@@ -42,7 +43,8 @@ def truth_dir_for(out: Path) -> Path:
 def plan_partitions(n: int, partition_rows: int, seed: int) -> list[Partition]:
     """Split ``n`` rows into near-equal partitions of at most ``partition_rows``."""
     if n < 1 or partition_rows < 1:
-        raise ValueError(f"n={n}, partition_rows={partition_rows}: both must be at least 1")
+        raise UsageError(f"n={n}, partition_rows={partition_rows}: both must be at least 1",
+                         fix="give --n and --partition-rows of 1 or more")
     count = math.ceil(n / partition_rows)
     sizes = np.full(count, n // count) + (np.arange(count) < n % count)
     seeds = [int(s.generate_state(1)[0]) for s in np.random.SeedSequence(seed).spawn(count)]
@@ -90,7 +92,8 @@ def simulate_partitioned(n: int, out: str | Path, *, partition_rows: int = 200_0
 
     out = Path(out)
     if out.exists() and any(out.glob("*.parquet")):
-        raise ValueError(f"{out} already holds parquet files; give an empty or new folder")
+        raise UsageError(f"{out} already holds parquet files",
+                         fix="give an empty or new folder")
     parts = plan_partitions(n, partition_rows, seed)
     profiles = random_site_profiles(sites, np.random.default_rng(seed))
     out.mkdir(parents=True, exist_ok=True)
