@@ -197,3 +197,22 @@ def test_red_flags_are_shown_in_red(page):
     assert "cauda equina" in flag.inner_text().lower()
     assert flag.evaluate("e => getComputedStyle(e).color") == "rgb(179, 38, 30)"
     assert "research use" in page.inner_text("#result-notice")
+
+
+def test_imputed_findings_get_their_own_line(page, client, server, patient):
+    """An answer from a model developed on multiply imputed data lists the findings it
+    imputed (API field ``imputed``); the page names them by their labels."""
+    real = client.post("/v1/predict", json={"patient": patient},
+                       headers={"X-API-Key": server.key}).json()
+    page.select_option("#example", TYPICAL)
+    page.click("#load-example")
+    page.route("**/v1/predict", _answer_with({**real, "imputed": ["bmi", "modic_type"]}))
+    page.click("#submit")
+    page.wait_for_selector("#answer:not([hidden])")
+    text = page.inner_text("#not-assessed")
+    assert ("Not recorded, so imputed for the risk and its range: Body-mass index, Modic "
+            "endplate change at the index level") in text
+    page.unroute("**/v1/predict")
+    page.click("#submit")  # the real model imputes nothing: no such line
+    page.wait_for_selector("#answer:not([hidden])")
+    assert "imputed" not in page.inner_text("#not-assessed")

@@ -204,6 +204,8 @@ function showAnswer(res) {
   const notes = [];
   if (pw.not_assessed.length) notes.push("Not assessed (missing findings): " + pw.not_assessed.map((n) => nice(n.label)).join("; "));
   if (ood.never_missing.length) notes.push("Left empty although recorded for every training patient: " + ood.never_missing.map(fieldLabel).join(", "));
+  // a model developed on multiply imputed data fills what is missing: say which findings
+  if (res.imputed && res.imputed.length) notes.push("Not recorded, so imputed for the risk and its range: " + res.imputed.map(fieldLabel).join(", "));
   $("not-assessed").textContent = notes.join(". ");
   $("result-notice").textContent = res.notice;
   showOnly("answer");
