@@ -42,7 +42,7 @@ def dask_client(spec: str) -> Iterator[Any]:
 
     check_cluster(spec)
     if spec.startswith("tcp://"):
-        with Client(spec) as client:
+        with _remote(spec) as client:
             yield client
         return
     workers = int(spec.removeprefix("local:")) if spec != "local" else (os.cpu_count() or 1)
@@ -55,6 +55,29 @@ def dask_client(spec: str) -> Iterator[Any]:
                       scheduler_kwargs={"dashboard_address": "127.0.0.1:0"}) as cluster, \
             Client(cluster) as client:
         yield client
+
+
+def _remote(spec: str):
+    """A client of the running scheduler at ``spec``.
+
+    Raises
+    ------
+    ClusterError
+        No scheduler answered within distributed's connect timeout
+        (``distributed.comm.timeouts.connect``).
+    """
+    from distributed import Client
+
+    from spinerisk.errors import ClusterError
+
+    try:
+        return Client(spec)
+    except OSError as err:  # refused or timed out (TimeoutError is an OSError)
+        raise ClusterError(
+            f"--cluster {spec}: no Dask scheduler answered ({err})",
+            fix=f"start one (dask scheduler, then dask worker {spec} on each machine) and "
+                "check the host and port, or run on this machine with --cluster local:N"
+        ) from None
 
 
 def map_partitions(func: Callable[..., Any], items: Sequence[Any], cluster: str | None = None,

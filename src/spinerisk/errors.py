@@ -56,9 +56,13 @@ class TrackingStoreError(SpineriskError, OSError):
     """A tracking store that cannot be reached, opened or written."""
 
 
+class ClusterError(SpineriskError, OSError):
+    """A Dask scheduler (``--cluster tcp://HOST:PORT``) that does not answer."""
+
+
 class UsageError(SpineriskError, ValueError):
     """An argument value a command or function does not accept."""
 
 
-__all__ = ["ConfigError", "ContractError", "InputFileError", "ModelLookupError",
+__all__ = ["ClusterError", "ConfigError", "ContractError", "InputFileError", "ModelLookupError",
            "SpineriskError", "TrackingStoreError", "UsageError"]
