@@ -23,6 +23,11 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
+from spinerisk.errors import ClusterError, UsageError
+
+#: seconds to wait for a remote scheduler before saying it cannot be reached
+CONNECT_TIMEOUT_S = 10
+
 
 def check_cluster(spec: str | None) -> str | None:
     """Validate a cluster spec (see module docstring) and return it unchanged."""
@@ -31,8 +36,10 @@ def check_cluster(spec: str | None) -> str | None:
     count = spec.removeprefix("local:")
     if spec.startswith("local:") and count.isdigit() and int(count) >= 1:
         return spec
-    raise ValueError(f"--cluster {spec!r} is not allowed; use local, local:N (N workers, "
-                     "N >= 1) or tcp://HOST:PORT (a running dask scheduler)")
+    raise UsageError(f"--cluster {spec!r} is not allowed",
+                     allowed="local, local:N (N workers, N >= 1) or tcp://HOST:PORT (a "
+                             "running dask scheduler)",
+                     fix="give one of those, or leave --cluster out to run in this process")
 
 
 @contextmanager
@@ -42,7 +49,7 @@ def dask_client(spec: str) -> Iterator[Any]:
 
     check_cluster(spec)
     if spec.startswith("tcp://"):
-        with _remote(spec) as client:
+        with _remote_client(spec, Client) as client:
             yield client
         return
     workers = int(spec.removeprefix("local:")) if spec != "local" else (os.cpu_count() or 1)
@@ -57,27 +64,18 @@ def dask_client(spec: str) -> Iterator[Any]:
         yield client
 
 
-def _remote(spec: str):
-    """A client of the running scheduler at ``spec``.
-
-    Raises
-    ------
-    ClusterError
-        No scheduler answered within distributed's connect timeout
-        (``distributed.comm.timeouts.connect``).
-    """
-    from distributed import Client
-
-    from spinerisk.errors import ClusterError
-
+@contextmanager
+def _remote_client(spec: str, client_class) -> Iterator[Any]:
     try:
-        return Client(spec)
-    except OSError as err:  # refused or timed out (TimeoutError is an OSError)
-        raise ClusterError(
-            f"--cluster {spec}: no Dask scheduler answered ({err})",
-            fix=f"start one (dask scheduler, then dask worker {spec} on each machine) and "
-                "check the host and port, or run on this machine with --cluster local:N"
-        ) from None
+        client = client_class(spec, timeout=CONNECT_TIMEOUT_S)
+    except OSError as err:  # distributed raises OSError (TimeoutError) when none answers
+        raise ClusterError(f"--cluster {spec}: no dask scheduler answered within "
+                           f"{CONNECT_TIMEOUT_S} s ({err})",
+                           fix=f"start one (`dask scheduler`, then `dask worker {spec}` on "
+                               "each machine) or check the host and port; --cluster local "
+                               "runs a cluster on this machine") from None
+    with client:
+        yield client
 
 
 def map_partitions(func: Callable[..., Any], items: Sequence[Any], cluster: str | None = None,

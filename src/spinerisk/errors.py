@@ -57,7 +57,7 @@ class TrackingStoreError(SpineriskError, OSError):
 
 
 class ClusterError(SpineriskError, OSError):
-    """A Dask scheduler (``--cluster tcp://HOST:PORT``) that does not answer."""
+    """A Dask scheduler that cannot be reached (``--cluster tcp://...``)."""
 
 
 class UsageError(SpineriskError, ValueError):

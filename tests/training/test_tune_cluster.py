@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import re
 
-import dask
 import optuna
 import pytest
 import yaml
 from typer.testing import CliRunner
 
+import spinerisk.cluster
 from spinerisk.cli import app
 from spinerisk.cohort.partitioned import simulate_partitioned
 from spinerisk.tuning.study import open_storage
@@ -71,23 +71,22 @@ def test_tune_on_a_cluster_runs_the_trials_asked_and_resumes(registry):
 
 @pytest.mark.parametrize(("changes", "cluster", "message"), [
     ({"search": None}, "local:2", "nothing to tune; fix: add search:"),
-    ({}, "local:x", "--cluster 'local:x' is not allowed; use local, local:N"),
+    ({}, "local:x", "--cluster 'local:x' is not allowed"),
     ({"model": {"learner": "xgboost_cox"}}, "local:2",
      "does not train on a cluster; allowed: xgboost"),
     ({"search": {**SEARCH, "storage": ":memory:"}}, "local:2",
      "':memory:' cannot be shared by Dask workers"),
     ({"search": {**SEARCH, "storage": "postgresql://nobody@127.0.0.1:1/none"}},
-     "tcp://127.0.0.1:1", "fix: start one (dask scheduler, then dask worker"),
+     "tcp://127.0.0.1:1", "--cluster tcp://127.0.0.1:1: no dask scheduler answered"),
 ])
 def test_what_tune_cannot_run_on_a_cluster_is_refused_with_the_fix(registry, tmp_path,
-                                                                     changes, cluster,
-                                                                     message):
+                                                                     monkeypatch, changes,
+                                                                     cluster, message):
     config = {**yaml.safe_load(registry["config"].read_text()), **changes}
     path = tmp_path / "config.yaml"
     path.write_text(yaml.safe_dump(config))
-    with dask.config.set({"distributed.comm.timeouts.connect": "1s"}):
-        result = CliRunner().invoke(app, ["tune", "--config", str(path), "--data",
-                                          str(registry["root"] / "registry"), "--cluster",
-                                          cluster])
+    monkeypatch.setattr(spinerisk.cluster, "CONNECT_TIMEOUT_S", 1)  # nothing listens there
+    result = CliRunner().invoke(app, ["tune", "--config", str(path), "--data",
+                                      str(registry["root"] / "registry"), "--cluster", cluster])
     assert result.exit_code == 2, result.output
     assert message in result.output and "Traceback" not in result.output
