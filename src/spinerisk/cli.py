@@ -228,6 +228,11 @@ def pathway(
 TrackingUri = Annotated[str | None, typer.Option(
     help="MLflow tracking store; default $SPINERISK_TRACKING_URI, else mlruns/mlflow.db in "
          "the spinerisk project checkout (never the current folder).")]
+DataSource = Annotated[Path | None, typer.Option(
+    help="Use this cohort table (csv/txt, xlsx/xls/ods with FILE#SHEET, parquet) instead of "
+         "the config's data source; with --cluster, a folder of parquet partitions.")]
+#: what --cluster accepts (spinerisk.cluster)
+CLUSTER_SPECS = "local, local:N or tcp://HOST:PORT"
 
 
 @contextmanager
@@ -495,17 +500,13 @@ def _experiment_configs(paths: list[Path]) -> list[Path]:
 def train(
     config: Annotated[list[Path], typer.Option(
         help="Experiment config (YAML); repeat it, or give a folder to run every config in it.")],
-    data: Annotated[Path | None, typer.Option(
-        help="Use this cohort table (csv/txt, xlsx/xls/ods with FILE#SHEET, parquet) instead "
-             "of the config's data source; with --cluster, a folder of parquet partitions.")
-    ] = None,
+    data: DataSource = None,
     tracking_uri: TrackingUri = None,
     n_trials: Annotated[int | None, typer.Option(
         help="Override the config's number of tuning trials.", min=1)] = None,
     cluster: Annotated[str | None, typer.Option(
-        help="Train a folder of parquet partitions on Dask: local, local:N or "
-             "tcp://HOST:PORT (xgboost through xgboost.dask, trials on the workers); "
-             "default one process.")] = None,
+        help=f"Train a folder of parquet partitions on Dask: {CLUSTER_SPECS} (xgboost "
+             "through xgboost.dask, trials on the workers); default one process.")] = None,
     promote: Annotated[bool, typer.Option(
         help="Move each task's serving alias (candidate) to the version trained now; "
              "without it a new version is registered and the alias stays where it is "
@@ -517,12 +518,7 @@ def train(
 
     results = []
     for path in _experiment_configs(config):
-        overrides = {}
-        if data is not None:
-            overrides.update({"data.path": str(data), "data.simulate": None})
-        if n_trials is not None:
-            overrides["search.n_trials"] = n_trials
-        experiment = load_config(path, overrides)
+        experiment = load_config(path, _overrides(data, n_trials))
         typer.echo(f"training {experiment.name} ({path}); "
                    + resolve_store(tracking_uri or experiment.tracking.uri).describe())
         results.append(run_experiment(experiment, tracking_uri=tracking_uri, promote=promote,
@@ -556,28 +552,52 @@ def tune(
         help="Finished trials the study should hold (resumes a stored study).", min=1)] = None,
     storage: Annotated[str | None, typer.Option(
         help="Optuna storage URL (default optuna.db beside the tracking store).")] = None,
+    data: DataSource = None,
+    cluster: Annotated[str | None, typer.Option(
+        help=f"Tune on a folder of parquet partitions on Dask: {CLUSTER_SPECS} (trials on "
+             "the workers, scored on a sample of cluster.sample_rows rows: the final study "
+             "train --cluster uses); default one process, all rows.")] = None,
 ) -> None:
-    """Tune a config's hyperparameters on all its data (resumes an interrupted study)."""
+    """Tune a config's hyperparameters (resumes a study); --cluster: on Dask workers, a sample."""
     from spinerisk.training import load_config
     from spinerisk.training.runner import tune_only
     from spinerisk.tuning import MEMORY
 
-    overrides = {}
-    if n_trials is not None:
-        overrides["search.n_trials"] = n_trials
-    if storage is not None:
-        overrides["search.storage"] = storage
-    experiment = load_config(config, overrides)
+    experiment = load_config(config, _overrides(data, n_trials, storage))
     if experiment.search is not None and experiment.search.storage != MEMORY:
         from spinerisk.tracking.location import default_study_storage
 
         typer.echo(f"study storage: {experiment.search.storage or default_study_storage()}",
                    err=True)
-    result = tune_only(experiment)
+    result, summary = tune_only(experiment, cluster=cluster)
     typer.echo(f"study {result.study_name}: {result.n_complete} complete, {result.n_pruned} "
                f"pruned ({result.n_run_now} run now); best score {result.best_value:.5f}")
+    typer.echo(_tuned_on(summary, experiment.task_spec().name))
     for name, value in result.best_params.items():
         typer.echo(f"  {name} = {value}")
+
+
+def _tuned_on(summary: dict, task: str) -> str:
+    """Which rows the trials were scored on (inner folds within them)."""
+    rows = f"{summary['rows']:,} rows of task {task}"
+    if "cluster_sample_rows" not in summary:
+        return f"trials scored on all {rows}"
+    return (f"trials scored on a uniform sample of {summary['cluster_sample_rows']:,} of the "
+            f"{rows} (cluster.sample_rows; {summary['cluster_workers']} workers of "
+            f"{summary['cluster']}), not on all rows")
+
+
+def _overrides(data: Path | None, n_trials: int | None,
+               storage: str | None = None) -> dict[str, object]:
+    """Config overrides from the options of ``train`` and ``tune``."""
+    overrides: dict[str, object] = {}
+    if data is not None:
+        overrides.update({"data.path": str(data), "data.simulate": None})
+    if n_trials is not None:
+        overrides["search.n_trials"] = n_trials
+    if storage is not None:
+        overrides["search.storage"] = storage
+    return overrides
 
 
 @app.command()

@@ -443,6 +443,13 @@ def _check(config: ExperimentConfig, cluster: str) -> list[Path]:
             fix="write one with spinerisk simulate --n N --out DIR/ and give data: "
                 "{path: DIR/} in the config or --data DIR/")
     search = config.search
+    if search is not None and search.space:
+        from spinerisk.tuning.parallel import check_shared
+
+        try:
+            check_shared(search.storage)
+        except ValueError as err:
+            raise ConfigError(str(err)) from None
     if (cluster.startswith("tcp://") and search is not None and search.space
             and (search.storage is None or search.storage.startswith("sqlite"))):
         raise ConfigError(

@@ -352,14 +352,40 @@ def prepare(config: ExperimentConfig) -> tuple[TaskSpec, TaskData, dict[str, Any
     return task, data, summary
 
 
-def tune_only(config: ExperimentConfig, progress: bool = True):
-    """Run or resume the config's study on all its rows (``spinerisk tune``)."""
+def tune_only(config: ExperimentConfig, progress: bool = True, cluster: str | None = None):
+    """Run or resume the config's final study (``spinerisk tune``): on all its rows, or
+    with ``cluster`` (as :func:`run_experiment`'s) on the workers over the cluster's
+    tuning sample, the study ``train --cluster`` then uses. Returns the study's
+    :class:`~spinerisk.tuning.TuneResult` and the data summary (``rows``; on a cluster
+    ``cluster_sample_rows``: the rows the trials were scored on).
+
+    Raises
+    ------
+    ConfigError
+        No search space; with ``cluster``, what :func:`~spinerisk.training.distributed.
+        open_cluster` refuses.
+    """
     if config.search is None or not config.search.space:
-        raise ValueError(f"config {config.name!r} has no search section with a space")
-    task, data, summary = prepare(config)
-    fitter = Fitter(config, task, study_prefix(config, summary["fingerprint_sha256"]),
-                     progress=progress)
-    return fitter.study(data, "final")
+        raise ConfigError(f"config {config.name!r} has no search section with a space: "
+                          "nothing to tune",
+                          fix="add search: {space: {...}} (see configs/response_xgboost.yaml)"
+                              ", or train with the fixed model.params")
+    with ExitStack() as stack:
+        task, data, summary, make_fitter = _rows_and_fitter(config, cluster, None, stack)
+        fitter = make_fitter(config, task, study_prefix(config, summary["fingerprint_sha256"]),
+                             progress=progress)
+        return fitter.study(data, "final"), summary
+
+
+def _rows_and_fitter(config: ExperimentConfig, cluster: str | None,
+                     announce: Callable[[str], None] | None, stack: ExitStack):
+    """The task, its rows, the data summary and the fitter class: in this process, or on
+    the cluster (kept up until ``stack`` closes)."""
+    if cluster is None:
+        return (*prepare(config), Fitter)
+    from spinerisk.training.distributed import open_cluster
+
+    return stack.enter_context(open_cluster(config, cluster, announce))
 
 
 def sample_size_gate(config: ExperimentConfig, task: TaskSpec, data: TaskData,
@@ -403,14 +429,7 @@ def run_experiment(config: ExperimentConfig, *, tracking_uri: str | None = None,
     """
     started = time.perf_counter()
     with ExitStack() as stack:
-        if cluster is None:
-            task, data, summary = prepare(config)
-            make_fitter = Fitter
-        else:
-            from spinerisk.training.distributed import open_cluster
-
-            task, data, summary, make_fitter = stack.enter_context(
-                open_cluster(config, cluster, announce))
+        task, data, summary, make_fitter = _rows_and_fitter(config, cluster, announce, stack)
         return _develop(config, task, data, summary, make_fitter, tracking_uri=tracking_uri,
                         progress=progress, log=log, promote=promote, announce=announce,
                         started=started)

@@ -40,13 +40,14 @@ from tqdm.auto import tqdm
 from spinerisk.tuning.study import (
     FINISHED,
     HEARTBEAT_S,
+    MEMORY,
     Score,
     TrialHook,
     TuneResult,
-    _storage,
     finished_count,
     make_objective,
     make_pruner,
+    open_storage,
     run_retries,
     storage_url,
     to_retry,
@@ -81,41 +82,65 @@ def tune_on_workers(client, score: Score, space: Mapping[str, Any], *, study_nam
     ValueError
         ``storage`` is ``":memory:"`` (the workers cannot share it).
     """
+    check_shared(storage)
     url = storage_url(storage)
-    if url is None:
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    with open_storage(url, heartbeat_s) as rdb:
+        study = optuna.create_study(study_name=study_name, storage=rdb, direction="minimize",
+                                    load_if_exists=True)
+        before = {t.number for t in study.trials if t.state in FINISHED}
+        remaining = _dispatch(client, url, study, score, space, n_trials, seed, pruning,
+                              timeout_s, heartbeat_s, progress)
+        study = optuna.load_study(study_name=study_name, storage=rdb)  # no stale cache
+        if on_trial is not None:
+            for trial in study.trials:
+                if trial.state in FINISHED and trial.number not in before:
+                    on_trial(study_name, trial.number, used_params(trial), trial.value,
+                             trial.state.name)
+        return tune_result(study, remaining)
+
+
+def check_shared(storage: str | None) -> None:
+    """Refuse a study storage the workers cannot share.
+
+    Raises
+    ------
+    ValueError
+        ``storage`` is ``":memory:"``.
+    """
+    if storage == MEMORY:
         raise ValueError("search.storage ':memory:' cannot be shared by Dask workers; leave "
                          "it out (sqlite beside the tracking store) or give a database URL "
                          "every worker reaches (postgresql://...)")
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    study = optuna.create_study(study_name=study_name, storage=_storage(url, heartbeat_s),
-                                direction="minimize", load_if_exists=True)
+
+
+def _dispatch(client, url: str, study: optuna.Study, score: Score, space: Mapping[str, Any],
+              n_trials: int, seed: int, pruning: bool, timeout_s: float | None,
+              heartbeat_s: float, progress: bool) -> int:
+    """Deal the retries and the trials still owed to the workers and wait for them;
+    returns how many trials ran."""
     retries = to_retry(study)
-    before = {t.number for t in study.trials if t.state in FINISHED}
-    remaining = max(0, n_trials - finished_count(study))
-    if remaining:
-        workers = sorted(client.scheduler_info()["workers"])
-        retries = retries[:remaining]
-        fresh = remaining - len(retries)
-        scattered = client.scatter(score, broadcast=True, hash=False)
-        futures = []
-        for i, worker in enumerate(workers):
-            mine = retries[i::len(workers)]
-            share = fresh // len(workers) + (i < fresh % len(workers))
-            if mine or share:
-                worker_seed = int(np.random.SeedSequence([seed, i, len(study.trials)])
-                                  .generate_state(1)[0])
-                futures.append(client.submit(
-                    _run_trials, url, study_name, mine, share, worker_seed, pruning, space,
-                    scattered, timeout_s, heartbeat_s, workers=[worker],
-                    allow_other_workers=False, pure=False))
-        _wait(client, futures, study, len(before), remaining, progress)
-    study = optuna.load_study(study_name=study_name, storage=url)
-    if on_trial is not None:
-        for trial in study.trials:
-            if trial.state in FINISHED and trial.number not in before:
-                on_trial(study_name, trial.number, used_params(trial), trial.value,
-                         trial.state.name)
-    return tune_result(study, remaining)
+    finished_before = finished_count(study)
+    remaining = max(0, n_trials - finished_before)
+    if not remaining:
+        return 0
+    workers = sorted(client.scheduler_info()["workers"])
+    retries = retries[:remaining]
+    fresh = remaining - len(retries)
+    scattered = client.scatter(score, broadcast=True, hash=False)
+    futures = []
+    for i, worker in enumerate(workers):
+        mine = retries[i::len(workers)]
+        share = fresh // len(workers) + (i < fresh % len(workers))
+        if mine or share:
+            worker_seed = int(np.random.SeedSequence([seed, i, len(study.trials)])
+                              .generate_state(1)[0])
+            futures.append(client.submit(
+                _run_trials, url, study.study_name, mine, share, worker_seed, pruning, space,
+                scattered, timeout_s, heartbeat_s, workers=[worker],
+                allow_other_workers=False, pure=False))
+    _wait(client, futures, study, finished_before, remaining, progress)
+    return remaining
 
 
 def _wait(client, futures, study: optuna.Study, finished_before: int, remaining: int,
@@ -135,11 +160,13 @@ def _run_trials(url: str, study_name: str, retries: list[tuple[int, dict[str, An
     """On a worker: the given retries, then ``n_trials`` new trials of the stored study;
     returns how many ran."""
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    study = optuna.load_study(study_name=study_name, storage=_storage(url, heartbeat_s),
-                              sampler=optuna.samplers.TPESampler(seed=seed),
-                              pruner=make_pruner(pruning))
-    objective = make_objective(score, space)
-    run_retries(study, objective, retries)
-    if n_trials:
-        study.optimize(objective, n_trials=n_trials, timeout=timeout_s, gc_after_trial=False)
+    with open_storage(url, heartbeat_s) as rdb:  # a worker runs study after study
+        study = optuna.load_study(study_name=study_name, storage=rdb,
+                                  sampler=optuna.samplers.TPESampler(seed=seed),
+                                  pruner=make_pruner(pruning))
+        objective = make_objective(score, space)
+        run_retries(study, objective, retries)
+        if n_trials:
+            study.optimize(objective, n_trials=n_trials, timeout=timeout_s,
+                           gc_after_trial=False)
     return len(retries) + n_trials

@@ -22,7 +22,8 @@ from __future__ import annotations
 
 import warnings
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -101,6 +102,27 @@ def _storage(storage: str | None, heartbeat_s: float = HEARTBEAT_S):
         warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
         return _BeatingStorage(url, heartbeat_interval=heartbeat_s,
                                grace_period=3 * heartbeat_s)
+
+
+@contextmanager
+def open_storage(storage: str | None,
+                 heartbeat_s: float = HEARTBEAT_S) -> Iterator[optuna.storages.RDBStorage | None]:
+    """:func:`_storage` for the length of a ``with`` block, its database connections
+    closed on leaving (``None`` for ``":memory:"``).
+
+    Each RDB storage owns a SQLAlchemy engine whose pool keeps its connections open; the
+    engine sits in reference cycles, so without this the connections stay open until the
+    garbage collector happens to run. A Dask worker running study after study (threads of
+    one process for a ``LocalCluster(processes=False)``) would pile them up until
+    PostgreSQL refuses new clients ("too many clients already").
+    """
+    rdb = _storage(storage, heartbeat_s)
+    try:
+        yield rdb
+    finally:
+        if rdb is not None:
+            rdb.remove_session()
+            rdb.engine.dispose()
 
 
 def to_retry(study: optuna.Study) -> list[tuple[int, dict[str, Any]]]:
@@ -188,10 +210,18 @@ def tune(score: Score, space: Mapping[str, Any], *, study_name: str, n_trials: i
         ``on_trial(study_name, number, params, value, state)`` after every trial.
     """
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    study = optuna.create_study(
-        study_name=study_name, storage=_storage(storage), direction="minimize",
-        sampler=optuna.samplers.TPESampler(seed=seed), pruner=make_pruner(pruning),
-        load_if_exists=True)
+    with open_storage(storage) as rdb:
+        study = optuna.create_study(
+            study_name=study_name, storage=rdb, direction="minimize",
+            sampler=optuna.samplers.TPESampler(seed=seed), pruner=make_pruner(pruning),
+            load_if_exists=True)
+        return _tune(study, score, space, n_trials, timeout_s, on_trial, progress)
+
+
+def _tune(study: optuna.Study, score: Score, space: Mapping[str, Any], n_trials: int,
+          timeout_s: float | None, on_trial: TrialHook | None, progress: bool) -> TuneResult:
+    """:func:`tune` on an open study."""
+    study_name = study.study_name
     retries = to_retry(study)
     remaining = max(0, n_trials - finished_count(study))
     objective = make_objective(score, space)
@@ -268,5 +298,6 @@ def finished_count(study: optuna.Study) -> int:
 
 def trials_table(study_name: str, storage: str | None = None) -> list[dict[str, Any]]:
     """Trials of a stored study: number, state, params, value (for reports)."""
-    study = optuna.load_study(study_name=study_name, storage=storage_url(storage))
-    return [_row(t) for t in study.trials]
+    with open_storage(storage) as rdb:
+        study = optuna.load_study(study_name=study_name, storage=rdb)
+        return [_row(t) for t in study.trials]
