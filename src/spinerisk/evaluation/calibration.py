@@ -47,47 +47,71 @@ def calibration_errors(predicted, observed, weights=None) -> dict[str, float]:
             "emax": float(diff[w > 0].max())}
 
 
-def _loess_block(x, y, w, span, points):
-    """Local quadratic tricube fits at ``points``; returns fitted values and smoother rows L.
+class _Loess:
+    """Local quadratic tricube fits (R ``loess(..., degree = 2, surface = "direct")``).
 
-    ``fitted = L @ y``. Each fit uses the ``floor(span * n)`` nearest points (R loess with
-    ``surface = "direct"``); the 3x3 normal equations are solved for all points at once.
+    Each fit at ``x0`` uses the ``q = floor(span * n)`` nearest points, weighted by
+    ``w * (1 - (|x - x0| / h)^3)^3`` with ``h`` the q-th smallest distance (times the span
+    for spans above 1, R's rule). The risks are sorted once: ``h`` is the farther end of the
+    window of q consecutive sorted points whose farther end is closest (found by
+    bisection), and only the points within ``h`` of ``x0`` carry weight. So a fit costs one pass over q points, not a sort
+    and a matrix the size of the data per point: memory stays O(n) at any n.
     """
-    n = x.size
-    q = min(max(int(np.floor(span * n)), 3), n)
-    U = x[None, :] - points[:, None]
-    D = np.abs(U)
-    h = np.partition(D, q - 1, axis=1)[:, q - 1]
-    if span > 1:
-        h = h * span  # R's rule for spans above 1
-    h = np.maximum(h, 1e-12)
-    K = np.clip(1.0 - (D / h[:, None]) ** 3, 0.0, None) ** 3 * w[None, :]
-    moments = [K.sum(axis=1)]
-    KU = K
-    for _ in range(4):
-        KU = KU * U
-        moments.append(KU.sum(axis=1))  # sum of K * U^m, m = 0..4
-    A = np.empty((points.size, 3, 3))
-    for i in range(3):
-        for j in range(3):
-            A[:, i, j] = moments[i + j]
-    if np.any(np.linalg.cond(A) > 1e12):
-        return None, None  # fewer than 3 distinct risks carry weight in some local fit
-    c = np.linalg.inv(A)[:, 0, :]  # first row of (X'KX)^-1: fitted value = c @ X'K y
-    L = K * (c[:, [0]] + c[:, [1]] * U + c[:, [2]] * U * U)
-    return L @ y, L
+
+    def __init__(self, x, y, w, span: float):
+        order = np.argsort(x, kind="stable")
+        self.x, self.y, self.w = x[order], y[order], w[order]
+        self.span = span
+        self.q = min(max(int(np.floor(span * x.size)), 3), x.size)
+        # the window [c, c + q) nearest x0 starts where x[c] + x[c + q] reaches 2 * x0
+        self.ends = self.x[:-self.q] + self.x[self.q:]
+
+    def _window(self, x0: float) -> tuple[int, int, float]:
+        """The bandwidth ``h`` and the sorted points within it (start, stop, h)."""
+        x, q = self.x, self.q
+        guess = int(np.searchsorted(self.ends, 2 * x0))
+        # the neighbours too: rounding in the sums may shift the bisection by one
+        h = min(max(x0 - x[c], x[c + q - 1] - x0)
+                for c in range(max(guess - 1, 0), min(guess + 1, x.size - q) + 1))
+        h = max(h * self.span if self.span > 1 else h, 1e-12)
+        # every point nearer than h, whichever way ties at h fall (a hair wider: the
+        # weights of points at h or beyond are 0)
+        reach = h * (1 + 1e-9)
+        return (int(np.searchsorted(x, x0 - reach, side="left")),
+                int(np.searchsorted(x, x0 + reach, side="right")), h)
+
+    def fit(self, x0: float) -> tuple[float, float] | None:
+        """Fitted value at ``x0`` and ``sum_j l_j^2 w_j`` of its smoother weights ``l``
+        (``fitted = l @ y``); None when fewer than 3 distinct risks carry weight."""
+        start, stop, h = self._window(x0)
+        u = self.x[start:stop] - x0
+        w = self.w[start:stop]
+        k = np.clip(1.0 - (np.abs(u) / h) ** 3, 0.0, None) ** 3 * w
+        moments = [k.sum()]
+        ku = k
+        for _ in range(4):
+            ku = ku * u
+            moments.append(ku.sum())  # sum of k * u^m, m = 0..4
+        A = np.array([[moments[i + j] for j in range(3)] for i in range(3)])
+        if np.linalg.cond(A) > 1e12:
+            return None
+        c = np.linalg.inv(A)[0]  # first row of (X'KX)^-1: fitted value = c @ X'K y
+        smoother = k * (c[0] + c[1] * u + c[2] * u * u)
+        return float(smoother @ self.y[start:stop]), float(np.sum(smoother ** 2 * w))
 
 
-def _loess_curve(x, y, w, span, points, block=64):
-    """Loess at ``points`` in blocks; (None, None) when some local fit is underdetermined."""
-    fits, rows = [], []
-    for start in range(0, points.size, block):
-        f, L = _loess_block(x, y, w, span, points[start:start + block])
-        if f is None:
+def _loess_curve(x, y, w, span, points):
+    """Loess fits at ``points`` and each fit's ``sum l^2 w``; (None, None) when some local
+    fit is underdetermined."""
+    loess = _Loess(x, y, w, span)
+    fits = np.empty(points.size)
+    spread = np.empty(points.size)
+    for i, x0 in enumerate(points):
+        fitted = loess.fit(float(x0))
+        if fitted is None:
             return None, None
-        fits.append(f)
-        rows.append(L)
-    return np.concatenate(fits), np.vstack(rows)
+        fits[i], spread[i] = fitted
+    return fits, spread
 
 
 def calibration_curve(
@@ -128,12 +152,13 @@ def calibration_curve(
         uniq = np.unique(risk[w > 0])
         evals = uniq if uniq.size <= max_eval else np.unique(np.quantile(risk, np.linspace(0, 1, max_eval)))
         fit_eval, _ = _loess_curve(risk, y, w, span, evals) if uniq.size >= 3 else (None, None)
-        fit_grid, L = _loess_curve(risk, y, w, span, grid) if fit_eval is not None else (None, None)
+        fit_grid, spread = (_loess_curve(risk, y, w, span, grid) if fit_eval is not None
+                            else (None, None))
         if fit_grid is None:
             return CalibrationCurve.na(method, "too_few_distinct_predictions", settings)
         obs_patient = np.interp(risk, evals, fit_eval)
         sigma2 = np.sum(w * (y - obs_patient) ** 2) / w.sum()
-        se = np.sqrt(sigma2 * np.sum(L * L * w[None, :], axis=1))
+        se = np.sqrt(sigma2 * spread)
         observed, lower, upper = fit_grid, fit_grid - z * se, fit_grid + z * se
     elif method == "rcs":
         check_open_unit(risk, "the rcs calibration curve")
