@@ -172,13 +172,17 @@ def config_for(args):
     sim = config.data.simulate.model_copy(update={"n": args.n})
     data = config.data.model_copy(update={"simulate": sim})
     update: dict = {"data": data}
+    search = {"storage": ":memory:"}
     if args.n_trials is not None:
-        update["search"] = config.search.model_copy(update={"n_trials": args.n_trials,
-                                                            "storage": ":memory:"})
-    else:
-        update["search"] = config.search.model_copy(update={"storage": ":memory:"})
-    if args.members is not None:
+        search["n_trials"] = args.n_trials
+    if args.sample_rows is not None:  # 0: every row
+        search["sample_rows"] = args.sample_rows or None
+    update["search"] = config.search.model_copy(update=search)
+    if args.member_calibration is not None:
         update["uncertainty"] = config.uncertainty.model_copy(
+            update={"member_calibration": args.member_calibration})
+    if args.members is not None:
+        update["uncertainty"] = update.get("uncertainty", config.uncertainty).model_copy(
             update={"bootstrap_members": args.members})
     if args.bootstrap is not None:
         update["cv"] = config.cv.model_copy(update={"bootstrap": args.bootstrap})
@@ -203,6 +207,9 @@ def measure(args) -> dict:
     return {"n_rows_simulated": args.n, "rows": result.data_summary["rows"],
             "events": result.data_summary["events"],
             "config": {"n_trials": config.search.n_trials,
+                       "sample_rows": getattr(config.search, "sample_rows", None),
+                       "member_calibration": getattr(config.uncertainty,
+                                                     "member_calibration", "cross_fit"),
                        "inner_folds": config.search.inner_folds,
                        "outer_folds": config.cv.folds, "bootstrap": config.cv.bootstrap,
                        "members": config.uncertainty.bootstrap_members,
@@ -217,6 +224,7 @@ def measure(args) -> dict:
                               "peak_rss_gb": phases.peak[name] / 2**30}
                        for name in sorted(phases.seconds, key=phases.seconds.get,
                                           reverse=True)},
+            "tuning_rows": getattr(result, "tuning_rows", {}),
             "best_params": result.best_params, "metrics": metrics}
 
 
@@ -335,6 +343,10 @@ def main() -> None:
     parser.add_argument("--n-trials", type=int, default=None, help="default: the config's")
     parser.add_argument("--members", type=int, default=None,
                         help="bootstrap ensemble members (default: the config's)")
+    parser.add_argument("--sample-rows", type=int, default=None,
+                        help="search.sample_rows (default: the config's; 0: every row)")
+    parser.add_argument("--member-calibration", choices=["cross_fit", "oob"], default=None,
+                        help="uncertainty.member_calibration (default: the config's)")
     parser.add_argument("--bootstrap", type=int, default=None,
                         help="metric bootstrap replicates (default: the config's)")
     parser.add_argument("--json", type=Path, help="write the measurements here")

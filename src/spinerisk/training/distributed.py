@@ -40,10 +40,14 @@ learning curve              prediction on the cluster; metrics and their bootstr
 tuning (Optuna)             trials in parallel on the workers
                             (:mod:`spinerisk.tuning.parallel`), each on the part of a
                             uniform *sample* of ``cluster.sample_rows`` rows that lies
-                            in the fit's rows (the inner folds within it); the chosen
-                            hyperparameters (early-stopped rounds included) are then
-                            used on all the fit's rows: rounds chosen on fewer rows are
-                            a conservative choice for more
+                            in the fit's rows (the inner folds within it), and of
+                            that part, when ``search.sample_rows`` is smaller, the
+                            runner's sample by patient stratified by outcome
+                            (:func:`~spinerisk.training.cv.grouped_sample`, as in one
+                            process); the chosen hyperparameters (early-stopped
+                            rounds included) are then used on all the fit's rows:
+                            rounds chosen on fewer rows are a conservative choice for
+                            more
 training profile            per-variable shares and quantiles from the sample (the row
                             and event counts are the full ones); the linear-predictor
                             profile from every row's margin

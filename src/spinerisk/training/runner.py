@@ -50,7 +50,7 @@ from spinerisk.models import ImputedRiskModel, RiskModel
 from spinerisk.models.imputed import pooled_risk
 from spinerisk.training.config import ConfigError, ExperimentConfig
 from spinerisk.training.coverage import simulated_coverage
-from spinerisk.training.cv import Folds, grouped_folds, site_folds
+from spinerisk.training.cv import Folds, grouped_folds, grouped_sample, site_folds
 from spinerisk.training.data import TaskData, fingerprint, task_data
 from spinerisk.training.performance import (
     Performance,
@@ -112,6 +112,8 @@ class ExperimentResult:
     run_id: str = ""
     training_rows: pd.DataFrame | None = field(default=None, repr=False)
     seconds: float = 0.0
+    #: per study: its rows and the rows its trials used (``search.sample_rows``)
+    tuning_rows: dict[str, dict[str, int]] = field(default_factory=dict)
 
     def summary_row(self) -> dict[str, Any]:
         """One line for the summary table."""
@@ -196,6 +198,8 @@ class Fitter:
         self.progress = progress
         #: ``tune``'s signature (spinerisk.tuning); None: trials in this process
         self.tuner = tuner
+        #: per study: the fit's rows and the rows its trials used (``search.sample_rows``)
+        self.tuning_rows: dict[str, dict[str, int]] = {}
 
     def tune(self, data: TaskData, label: str) -> dict[str, Any]:
         """Hyperparameters for ``data``: fixed ones, overridden by the search's best."""
@@ -211,6 +215,7 @@ class Fitter:
 
         fixed = dict(self.config.model.params)
         search = self.config.search
+        data = self.tuning_sample(data, label)
 
         inner = grouped_folds(data.event, data.groups, search.inner_folds, self.config.seed)
         learner, patience = self.config.model.learner, search.early_stopping_rounds
@@ -229,6 +234,17 @@ class Fitter:
                    n_trials=search.n_trials, seed=self.config.seed, storage=search.storage,
                    pruning=search.pruning, timeout_s=search.timeout_s,
                    on_trial=self.on_trial, progress=self.progress)
+
+    def tuning_sample(self, data: TaskData, label: str) -> TaskData:
+        """The rows a study's trials use: ``data``, or a sample of ``search.sample_rows``
+        of them by patient, stratified by outcome, when it has more (recorded in
+        :attr:`tuning_rows`)."""
+        limit = self.config.search.sample_rows
+        rows = (np.arange(data.n) if limit is None
+                else grouped_sample(data.event, data.groups, limit, self.config.seed))
+        sample = data if len(rows) == data.n else data.subset(rows)
+        self.tuning_rows[label] = {"rows": data.n, "tuning_rows": sample.n}
+        return sample
 
     def fit(self, data: TaskData, params: dict[str, Any],
             bootstrap_members: int = 0) -> RiskModel | ImputedRiskModel:
@@ -325,11 +341,20 @@ def internal_external(fitter: Fitter, data: TaskData, n_boot: int, progress: boo
 
 # ---------------------------------------------------------------------- the run
 
-def study_prefix(config: ExperimentConfig, data_hash: str) -> str:
+def study_prefix(config: ExperimentConfig, data_hash: str, rows: int | None = None) -> str:
     """Study name: the experiment plus a hash of what the trials depend on (data, task,
-    learner, space, folds, seed) so that only an identical design resumes."""
+    learner, space, folds, seed) so that only an identical design resumes.
+
+    ``search.sample_rows`` enters the hash only when it samples: when it is set and the
+    data's ``rows`` (None: not known) exceed it; otherwise the trials are those of every
+    row, and so is the name."""
     design = config.model_dump(exclude={"tracking": True, "search": {"n_trials", "timeout_s"},
-                                        "cv": {"bootstrap", "internal_external"}})
+                                        "cv": {"bootstrap", "internal_external"},
+                                        "uncertainty": {"member_calibration"}})
+    limit = design["search"]["sample_rows"] if design.get("search") else None
+    if design.get("search") and (limit is None or rows is not None and rows <= limit):
+        # every row, as before the option existed: a stored study of that design resumes
+        del design["search"]["sample_rows"]
     digest = hashlib.sha256((json.dumps(design, sort_keys=True, default=str) + data_hash)
                             .encode()).hexdigest()[:10]
     return f"{config.name}-{digest}"
@@ -430,6 +455,8 @@ def _develop(config, task, data, summary, make_fitter, *, tracking_uri, progress
     not_run = summary.setdefault("phases_not_run", {})
     for phase, reason in not_run.items() if announce is not None else ():
         announce(f"not run: {phase} ({reason})")
+    if announce is not None and tuning_sample_statement(config):
+        announce(tuning_sample_statement(config))
     folds = grouped_folds(data.event, data.groups, config.cv.folds, config.seed)
     fold_log = folds.describe(data.event)
     if not log:
@@ -448,7 +475,8 @@ def _develop(config, task, data, summary, make_fitter, *, tracking_uri, progress
 
 
 def _run(config, task, data, summary, folds, fold_log, run, progress, started, make_fitter):
-    fitter = make_fitter(config, task, study_prefix(config, summary["fingerprint_sha256"]),
+    fitter = make_fitter(config, task, study_prefix(config, summary["fingerprint_sha256"],
+                                                    summary["rows"]),
                          on_trial=run.log_trial if run is not None else None,
                          progress=progress)
     imputed = config.imputation.method == "mice"
@@ -472,7 +500,9 @@ def _run(config, task, data, summary, folds, fold_log, run, progress, started, m
         model.bootstrap_ = fit_bootstrap_ensemble(model, data.X, data.y, n_members=members,
                                                   seed=config.seed, groups=data.groups,
                                                   progress=progress,
-                                                  n_jobs=config.uncertainty.n_jobs)
+                                                  n_jobs=config.uncertainty.n_jobs,
+                                                  calibration=config.uncertainty
+                                                  .member_calibration)
     if members and config.data.simulate is not None and config.uncertainty.coverage_patients:
         coverage = simulated_coverage(config.data.simulate, task, model,
                                       config.uncertainty.coverage_patients)
@@ -489,7 +519,19 @@ def _run(config, task, data, summary, folds, fold_log, run, progress, started, m
                             site_pooled=pool_sites(sites) if sites else {},
                             seconds=time.perf_counter() - started,
                             training_rows=fitter.explained_rows(data),
-                            site_params=site_params)
+                            site_params=site_params, tuning_rows=fitter.tuning_rows)
+
+
+def tuning_sample_statement(config: ExperimentConfig) -> str:
+    """What ``search.sample_rows`` does to this run, in words ("" when not set)."""
+    search = config.search
+    if search is None or not search.space or search.sample_rows is None:
+        return ""
+    return (f"tuning: a study whose fit has more than {search.sample_rows:,} rows runs its "
+            f"trials on a sample of {search.sample_rows:,} of them (search.sample_rows; by "
+            "patient, stratified by outcome, seeded); the chosen hyperparameters, the "
+            "early-stopped rounds included, are then fitted on all the fit's rows (rounds "
+            "chosen on fewer rows are conservative for more)")
 
 
 def _log(run, result: ExperimentResult, promote: bool = False) -> None:
@@ -508,6 +550,9 @@ def _log(run, result: ExperimentResult, promote: bool = False) -> None:
                     "missing_strategy": missing_strategy(config),
                     "folds.assignment_sha256": result.folds["assignment_sha256"],
                     "best_params": result.best_params,
+                    "tuning_sample": {"sample_rows": config.search.sample_rows
+                                      if config.search is not None else None,
+                                      **result.tuning_rows},
                     "versions": tracking.package_versions(),
                     "n_features": len(getattr(result.model, "members_", [result.model])[0]
                                       .feature_names_)})
@@ -548,7 +593,11 @@ def _log(run, result: ExperimentResult, promote: bool = False) -> None:
                      "imputation.json")
     run.log_dict({"feature_to_variable": explained.feature_to_variable_,
                   "training_profile": result.model.training_profile_,
-                  "missing_data": missing_strategy(config)}, "model_card.json")
+                  "missing_data": missing_strategy(config),
+                  "tuning": ((tuning_sample_statement(config) or "trials on all of each "
+                              "fit's rows") if result.tuning_rows
+                             else "no search: fixed hyperparameters"),
+                  "tuning_rows": result.tuning_rows}, "model_card.json")
     with tempfile.TemporaryDirectory() as tmp:
         label = f"{config.model.learner} (nested CV)"
         paths = save_plots(result.performance, result.oof_risk, Path(tmp), label)
