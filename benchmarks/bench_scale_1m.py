@@ -52,6 +52,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import resource
 import sys
@@ -153,6 +154,8 @@ def instrument(phases: Phases) -> None:
     wrap(runner, "simulated_coverage", "coverage")
     wrap(runner, "_log", "mlflow")
     wrap(runner.Fitter, "tune", "tuning")
+    if hasattr(runner.Fitter, "rounds_on_all_rows"):  # rounds re-chosen on all rows
+        wrap(runner.Fitter, "rounds_on_all_rows", "rounds")
     wrap(runner.Fitter, "fit", "fit")
     wrap(RiskModel, "_out_of_fold_margin", "calibration")
     wrap(uncertainty, "fit_bootstrap_ensemble", "ensemble")
@@ -258,8 +261,10 @@ def compare(a: dict, b: dict) -> None:
 
 
 TUNING = ("outer.tuning", "iecv.tuning", "final.tuning")
+#: boosting whose rows grow with the data's (the rounds re-chosen on all a study's rows
+#: included), scaled linearly in rows
 FITS = ("outer.fit", "outer.calibration", "iecv.fit", "iecv.calibration", "final.fit",
-        "final.calibration")
+        "final.calibration", "outer.rounds", "iecv.rounds", "final.rounds")
 ENSEMBLE = ("ensemble", "ensemble.calibration")
 
 
@@ -314,22 +319,45 @@ def kept_matrices(n: int, config_path: str, trials: int = 4, repeats: int = 2) -
               f"{runs[0][1]!r}")
 
 
-def project(out: dict, rows: int, seconds_per_m: float, trials: int, members: int) -> None:
-    """The full config's boosting work and time at ``rows`` from one measured run."""
+def tuning_scale(out: dict, scale: float, sample_rows: int | None) -> dict[str, float]:
+    """Per tuning phase: the factor from the measured trials' rows to the projected ones,
+    a study of ``scale`` times as many rows tuning on at most ``sample_rows`` of them
+    (studies of the run's ``tuning_rows``; without them every study tunes on all its
+    rows, before and after)."""
+    studies = out.get("tuning_rows") or {}
+    if not studies:
+        return {name: scale for name in TUNING}
+    groups = {"outer.tuning": "outer", "iecv.tuning": "without-", "final.tuning": "final"}
+    factors = {}
+    for phase, prefix in groups.items():
+        mine = [r for label, r in studies.items() if label.startswith(prefix)]
+        measured = sum(r["tuning_rows"] for r in mine)
+        projected = sum(min(r["rows"] * scale, sample_rows or math.inf) for r in mine)
+        factors[phase] = projected / measured if measured else scale
+    return factors
+
+
+def project(out: dict, rows: int, seconds_per_m: float, trials: int, members: int,
+            sample_rows: int | None) -> None:
+    """The full config's boosting work and time at ``rows`` from one measured run, its
+    studies tuning on at most ``sample_rows`` rows (``search.sample_rows``)."""
     phases, cfg = out["phases"], out["config"]
     scale = rows / out["rows"]
 
     def work(names):
         return sum(phases.get(k, {}).get("row_rounds_m", 0.0) for k in names)
 
-    parts = {"tuning": work(TUNING) * trials / cfg["n_trials"] * scale,
+    factors = tuning_scale(out, scale, sample_rows)
+    tuning = sum(work([name]) * factors[name] for name in TUNING)
+    parts = {"tuning": tuning * trials / cfg["n_trials"],
              "outer, site and final fits": work(FITS) * scale,
              "ensemble": work(ENSEMBLE) * members / max(cfg["members"], 1) * scale}
     other = sum(p["cpu_s"] for k, p in phases.items()
                 if k not in TUNING + FITS + ENSEMBLE) * scale
     total = sum(parts.values()) * seconds_per_m + other
     print(f"projection from {out['rows']:,} rows ({out['code']}) to {rows:,} rows, "
-          f"{trials} trials, {members} members, {seconds_per_m:.3f} s per M row-rounds:")
+          f"{trials} trials, {members} members, search.sample_rows {sample_rows}, "
+          f"{seconds_per_m:.3f} s per M row-rounds:")
     for name, m in parts.items():
         print(f"  {name:<28}{m:>12,.0f} M row-rounds {m * seconds_per_m / 60:>8.1f} min")
     print(f"  {'other phases (CPU, linear)':<28}{'':>27}{other / 60:>8.1f} min")
@@ -373,8 +401,10 @@ def main() -> None:
         from spinerisk.training import load_config
 
         full = load_config(args.config)
+        sample_rows = (getattr(full.search, "sample_rows", None)
+                       if args.sample_rows is None else args.sample_rows or None)
         project(json.loads(args.project.read_text()), args.to, args.seconds_per_m,
-                full.search.n_trials, full.uncertainty.bootstrap_members)
+                full.search.n_trials, full.uncertainty.bootstrap_members, sample_rows)
         return
     out = measure(args)
     show(out)

@@ -55,13 +55,21 @@ def _patients(draw_sizes: np.ndarray, rate: float, rng: np.random.Generator):
     return (rng.random(len(groups)) < rate).astype(int), groups
 
 
+#: cohorts of up to 400 patients with 1-6 rows each (hypothesis draws)
+COHORTS = {"n_patients": st.integers(5, 400), "max_rows": st.integers(1, 6),
+           "rate": st.floats(0.02, 0.6), "seed": st.integers(0, 2**31)}
+
+
+def _cohort(n_patients: int, max_rows: int, rate: float, seed: int):
+    rng = np.random.default_rng(seed)
+    return _patients(rng.integers(1, max_rows + 1, n_patients), rate, rng)
+
+
 @settings(max_examples=40, deadline=None)
-@given(n_patients=st.integers(5, 400), max_rows=st.integers(1, 6),
-       rate=st.floats(0.02, 0.6), n_folds=st.integers(2, 5), seed=st.integers(0, 2**31))
+@given(n_folds=st.integers(2, 5), **COHORTS)
 def test_fold_assignment_keeps_patients_whole_within_the_stated_bounds(
         n_patients, max_rows, rate, n_folds, seed):
-    rng = np.random.default_rng(seed)
-    event, groups = _patients(rng.integers(1, max_rows + 1, n_patients), rate, rng)
+    event, groups = _cohort(n_patients, max_rows, rate, seed)
     fold = group_fold_assignment(event, groups, n_folds, seed)
     assert fold.min() >= 0 and fold.max() < n_folds
     per_patient = pd.DataFrame({"g": groups, "f": fold, "e": event}).groupby("g")
@@ -128,12 +136,10 @@ def test_risk_model_calibration_folds_are_the_grouped_folds(seed):
 
 
 @settings(max_examples=40, deadline=None)
-@given(n_patients=st.integers(5, 400), max_rows=st.integers(1, 6),
-       rate=st.floats(0.02, 0.6), share=st.floats(0.05, 0.95), seed=st.integers(0, 2**31))
+@given(share=st.floats(0.05, 0.95), **COHORTS)
 def test_grouped_sample_keeps_patients_whole_within_the_stated_bounds(
         n_patients, max_rows, rate, share, seed):
-    rng = np.random.default_rng(seed)
-    event, groups = _patients(rng.integers(1, max_rows + 1, n_patients), rate, rng)
+    event, groups = _cohort(n_patients, max_rows, rate, seed)
     n_rows = max(1, round(share * len(event)))
     rows = grouped_sample(event, groups, n_rows, seed)
     assert np.all(np.diff(rows) > 0)

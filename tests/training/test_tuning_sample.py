@@ -45,6 +45,10 @@ def test_sample_rows_reaches_the_cli_the_run_and_the_model_card(seed, make_confi
         # a patient's rows are taken together, so a few rows more or fewer than asked
         assert rows["rows"] > 300 and abs(rows["tuning_rows"] - 300) <= 10
     assert result.tuning_rows["final"]["rows"] == n
+    # the rounds re-chosen on all the fit's rows (at most the fixed 60) are the ones used
+    final = result.tuning_rows["final"]
+    assert final["rounds_on_sample"] <= 60 and 1 <= final["rounds_on_all_rows"] <= 60
+    assert result.best_params["n_estimators"] == final["rounds_on_all_rows"]
     tracking.configure(store)
     client = MlflowClient()
     params = client.get_run(result.run_id).data.params

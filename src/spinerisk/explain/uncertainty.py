@@ -4,7 +4,7 @@ Why this method. The interval a clinician needs here is for the *estimated* risk
 the prediction would move had the model been developed on another sample of the same
 population. The non-parametric bootstrap answers exactly that for any learner (splines,
 trees, Cox) without distributional assumptions: each member refits the complete
-pipeline -- preprocessing, base learner, out-of-fold calibration -- on a resample of the
+pipeline -- preprocessing, base learner, calibration (below) -- on a resample of the
 training rows (resampled by patient when patient ids are given). The range is
 ``expit(logit(r) +- t * RMSE)`` around the reported risk ``r``, where RMSE combines the
 members' SD and their mean shift from ``r`` on the logit scale (a bias the refits
@@ -22,7 +22,20 @@ data) and reached :data:`MIN_COVERAGE_FOR_LABEL`; otherwise it is a "bootstrap r
 labelled with its measured coverage, or with the fact that none was measured
 (:func:`interval_label`). Coverage per shipped config: ``benchmarks/uncertainty_coverage.py``.
 
-Cost. ``n_members`` full refits at training time. At prediction time the members share
+Member calibration. Each member's calibrator is fitted either as the main model's is,
+on out-of-fold margins of its resample (``cross_fit``: ``calibration_folds + 1`` learner
+fits per member), or on the margins of its *out-of-bag* patients, those its resample did
+not draw (``oob``, about 37% of the patients: rows the member's learner never saw, so
+the calibrator is fitted honestly and varies between members as a refitted calibration
+does), with one learner fit per member. Training uses ``uncertainty.member_calibration``
+(default ``oob``): in simulation (``benchmarks/uncertainty_coverage.py``, README) its
+interval covered the true risk at least as often as ``cross_fit``'s, at a quarter of the
+member-fitting CPU. The resample is fitted as duplicated rows, not as frequency weights
+on the distinct rows: xgboost grows the same booster from either only when it does not
+subsample rows (``subsample`` < 1 draws each copy of a row separately, a weight keeps or
+drops all of them at once), and the search space tunes ``subsample``.
+
+Cost. ``n_members`` refits at training time. At prediction time the members share
 the main model's encoding of the record whenever their fitted encodings agree with it on
 the training rows (always for the tree learners, whose encoding has nothing to learn);
 tree members are then walked together as one compiled numpy forest

@@ -58,7 +58,12 @@ from spinerisk.training.performance import (
     rubin_performance,
     save_plots,
 )
-from spinerisk.training.rounds import XGB_LEARNERS, FoldMatrices, early_stopped_loss
+from spinerisk.training.rounds import (
+    XGB_LEARNERS,
+    FoldMatrices,
+    choose_rounds,
+    early_stopped_loss,
+)
 from spinerisk.training.samplesize import (
     SampleSizeCheck,
     check_sample_size,
@@ -207,7 +212,37 @@ class Fitter:
         search = self.config.search
         if search is None or not search.space:
             return fixed
-        return {**fixed, **self.study(data, label).best_params}
+        return self.rounds_on_all_rows(data, {**fixed, **self.study(data, label).best_params},
+                                       label)
+
+    def rounds_on_all_rows(self, data: TaskData, params: dict[str, Any],
+                           label: str) -> dict[str, Any]:
+        """``params`` with the boosting rounds re-chosen on all of ``data`` when its study
+        tuned on a sample (``search.sample_rows``) and the rounds are early-stopped.
+
+        Rounds early-stopped on a sample are too few for all the fit's rows (more rows
+        support more rounds: measured, README). So the best trial's other
+        hyperparameters are grown on the study's inner folds of *all* the fit's rows, to
+        at most the trials' ``n_estimators`` ceiling, and early stopping chooses the
+        rounds as in a trial (:func:`~spinerisk.training.rounds.choose_rounds`): one
+        trial's work on all rows, once per study. Both round counts are recorded in
+        :attr:`tuning_rows`.
+        """
+        search, learner = self.config.search, self.config.model.learner
+        sampled = self.tuning_rows.get(label, {})
+        # the trials' ceiling: the space's, else the fixed one (params hold the rounds chosen)
+        ceiling = (search.space["n_estimators"].high if "n_estimators" in search.space
+                   else self.config.model.params.get("n_estimators"))
+        if (sampled.get("tuning_rows", data.n) == data.n or learner not in XGB_LEARNERS
+                or search.early_stopping_rounds is None or ceiling is None):
+            return params
+        inner = grouped_folds(data.event, data.groups, search.inner_folds, self.config.seed)
+        choice = choose_rounds(self.task, learner, {**params, "n_estimators": int(ceiling)},
+                               data, inner, self.config.seed, search.early_stopping_rounds,
+                               n_knots=self.config.model.n_knots)
+        sampled.update(rounds_on_sample=params.get("n_estimators"),
+                       rounds_on_all_rows=choice.n_estimators)
+        return {**params, "n_estimators": choice.n_estimators}
 
     def study(self, data: TaskData, label: str):
         """Run or resume the study for ``data`` (inner folds of ``data`` only)."""
@@ -529,9 +564,10 @@ def tuning_sample_statement(config: ExperimentConfig) -> str:
         return ""
     return (f"tuning: a study whose fit has more than {search.sample_rows:,} rows runs its "
             f"trials on a sample of {search.sample_rows:,} of them (search.sample_rows; by "
-            "patient, stratified by outcome, seeded); the chosen hyperparameters, the "
-            "early-stopped rounds included, are then fitted on all the fit's rows (rounds "
-            "chosen on fewer rows are conservative for more)")
+            "patient, stratified by outcome, seeded); the best trial's hyperparameters are "
+            "then used on all the fit's rows, its boosting rounds re-chosen there by early "
+            "stopping on the study's inner folds (rounds chosen on fewer rows are too few "
+            "for more)")
 
 
 def _log(run, result: ExperimentResult, promote: bool = False) -> None:
