@@ -14,6 +14,8 @@ outer.fit          base learner on each outer fold's training part
 outer.calibration  the out-of-fold margins behind each outer model's Platt fit
 metrics            the bootstrap CIs of the pooled held-out risks (``cv.bootstrap``)
 final.tuning       the study on all rows
+*.rounds           the boosting rounds re-chosen on all a study's rows after its trials
+                   ran on a sample (``search.sample_rows``; within the tuning above)
 final.fit          final model (and ``final.calibration``)
 ensemble           bootstrap ensemble members (``uncertainty.bootstrap_members``)
 coverage           interval coverage on fresh simulated patients
@@ -45,7 +47,13 @@ assumes a trial grows as many rounds on more rows, which is optimistic), and tur
 seconds with ``--seconds-per-m`` (seconds per million row-rounds, from ``--throughput N``:
 one boosting fit on N simulated rows with the config's predictors on this machine's
 threads). Other phases are scaled linearly in rows from their measured CPU seconds (the
-wall seconds of a loaded machine would inflate them).
+wall seconds of a loaded machine would inflate them). A study's trials are projected on
+at most the config's ``search.sample_rows`` rows (``--sample-rows`` overrides it, 0 for
+every row; the run's per-study ``tuning_rows`` give the measured ones); the rounds
+re-chosen on all a study's rows count with the fits (linear in rows).
+
+``--sample-rows N`` and ``--member-calibration`` set ``search.sample_rows`` and
+``uncertainty.member_calibration`` for a measured run (default: the config's).
 """
 
 from __future__ import annotations

@@ -134,8 +134,10 @@ def test_out_of_bag_calibrated_interval_covers_true_risk_near_nominal_rate(seed)
     assert 0.87 <= np.mean(covered) <= 0.99, covered
 
 
-def test_out_of_bag_member_is_calibrated_on_the_patients_its_resample_missed(seed):
-    """A member's learner is the resample's; its Platt calibrator is the one fitted on the
+@pytest.mark.parametrize("calibration", ["platt", "isotonic"])
+def test_out_of_bag_member_is_calibrated_on_the_patients_its_resample_missed(seed,
+                                                                              calibration):
+    """A member's learner is the resample's; its calibrator is the one fitted on the
     margins of the patients the resample did not draw (redrawn here from the seed)."""
     from spinerisk.models.calibration import make_calibrator
 
@@ -143,14 +145,14 @@ def test_out_of_bag_member_is_calibrated_on_the_patients_its_resample_missed(see
     X, y, _ = _simulate(600, rng)
     X["patient_id"] = [f"P{i // 2}" for i in range(600)]  # two episodes a patient
     model = RiskModel(TASK, learner="logistic", params={"C": 100.0}, n_knots=3,
-                      calibration="platt").fit(X, y)
+                      calibration=calibration).fit(X, y)
     ensemble = fit_bootstrap_ensemble(model, X, y, n_members=2, seed=seed, calibration="oob")
     drawn = np.random.default_rng(seed).integers(0, 300, 300)  # patients P0..P299 sorted
     # np.unique sorts the ids as strings: unit k is the k-th id in string order
     order = np.array(sorted(f"P{i}" for i in range(300)))
     held = ~X["patient_id"].isin(order[np.unique(drawn)]).to_numpy()
     member = ensemble.members[0]
-    expected = make_calibrator("platt", None).fit(member.base_margin(X[held]), y[held])
+    expected = make_calibrator(calibration, None).fit(member.base_margin(X[held]), y[held])
     grid = np.linspace(-3, 3, 7)
     np.testing.assert_allclose(member.calibrator_(grid), expected(grid), rtol=1e-10)
     assert 0.3 < held.mean() < 0.45  # about e^-1 of the patients are out of bag
@@ -159,18 +161,26 @@ def test_out_of_bag_member_is_calibrated_on_the_patients_its_resample_missed(see
 
 @pytest.mark.parametrize("learner", ["xgboost", "xgboost_cox", "cox"])
 def test_out_of_bag_members_pickle_compile_and_serve(learner, models, frames, record_of):
-    """Trees, Cox boosting and the Cox model (horizon calibrator) with out-of-bag
-    calibration: fitted, pickled and loaded, compiled into one forest for the trees, and
-    one record's interval equal to the batch one."""
+    """Trees, and Cox boosting and the Cox model with the horizon calibrator (Cox
+    recalibration of the margin), with out-of-bag calibration: fitted, pickled and loaded,
+    compiled into one forest for the trees, and one record's interval equal to the batch
+    one."""
     import pickle
 
-    model = models[learner]
+    from spinerisk.features import spine_task
+
     rows = frames[learner].iloc[:500].reset_index(drop=True)
-    y = (rows["residual_pain"].to_numpy(int) if learner == "xgboost"
-         else pd.DataFrame({"time": rows["reoperation_time_months"].to_numpy(float),
-                            "event": rows["reoperation_event"].to_numpy(float)}))
+    if learner == "xgboost":  # Platt-calibrated already
+        model, y = models[learner], rows["residual_pain"].to_numpy(int)
+    else:
+        y = pd.DataFrame({"time": rows["reoperation_time_months"].to_numpy(float),
+                          "event": rows["reoperation_event"].to_numpy(float)})
+        model = RiskModel(spine_task("reoperation"), learner=learner,
+                          params=models[learner].params, calibration="platt").fit(rows, y)
     ensemble = fit_bootstrap_ensemble(model, rows, y, n_members=3, seed=5, calibration="oob")
     assert all(isinstance(m, RiskModel) for m in ensemble.members)
+    slopes = {getattr(m.calibrator_, "slope_", None) for m in ensemble.members}
+    assert len(slopes) == 3  # each member's own calibrator, from its own out-of-bag rows
     assert (ensemble.forest is not None) == (learner != "cox")
     loaded = pickle.loads(pickle.dumps(ensemble))
     np.testing.assert_allclose(loaded.risks(rows), ensemble.risks(rows), rtol=1e-12)

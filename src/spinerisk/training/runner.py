@@ -222,10 +222,11 @@ class Fitter:
 
         Rounds early-stopped on a sample are too few for all the fit's rows (more rows
         support more rounds: measured, README). So the best trial's other
-        hyperparameters are grown on the study's inner folds of *all* the fit's rows, to
-        at most the trials' ``n_estimators`` ceiling, and early stopping chooses the
-        rounds as in a trial (:func:`~spinerisk.training.rounds.choose_rounds`): one
-        trial's work on all rows, once per study. Both round counts are recorded in
+        hyperparameters are grown on the training part of the first of the study's
+        inner folds of *all* the fit's rows, to at most the trials' ``n_estimators``
+        ceiling, and early stopping on its held-out part chooses the rounds as in a trial
+        (:func:`~spinerisk.training.rounds.choose_rounds`): a third of one trial's work
+        on all rows, once per study. Both round counts are recorded in
         :attr:`tuning_rows`.
         """
         search, learner = self.config.search, self.config.model.learner
@@ -237,8 +238,12 @@ class Fitter:
                 or search.early_stopping_rounds is None or ceiling is None):
             return params
         inner = grouped_folds(data.event, data.groups, search.inner_folds, self.config.seed)
+        # one inner fold held out, not all: a third of the work, and on all the fit's rows
+        # the held-out curve of one fold is already smooth (measured, README)
+        held_one = Folds(inner.splits[:1], inner.kind, inner.labels[:1])
         choice = choose_rounds(self.task, learner, {**params, "n_estimators": int(ceiling)},
-                               data, inner, self.config.seed, search.early_stopping_rounds,
+                               data, held_one, self.config.seed,
+                               search.early_stopping_rounds,
                                n_knots=self.config.model.n_knots)
         sampled.update(rounds_on_sample=params.get("n_estimators"),
                        rounds_on_all_rows=choice.n_estimators)
@@ -566,8 +571,8 @@ def tuning_sample_statement(config: ExperimentConfig) -> str:
             f"trials on a sample of {search.sample_rows:,} of them (search.sample_rows; by "
             "patient, stratified by outcome, seeded); the best trial's hyperparameters are "
             "then used on all the fit's rows, its boosting rounds re-chosen there by early "
-            "stopping on the study's inner folds (rounds chosen on fewer rows are too few "
-            "for more)")
+            "stopping on one inner fold (rounds chosen on fewer rows are too few for "
+            "more)")
 
 
 def _log(run, result: ExperimentResult, promote: bool = False) -> None:
