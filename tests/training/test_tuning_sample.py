@@ -16,7 +16,7 @@ def _trial_log(config):
     """Every trial the final study reports, in order, as JSON text."""
     task, data, summary = prepare(config)
     trials = []
-    fitter = Fitter(config, task, study_prefix(config, summary["fingerprint_sha256"], data.n),
+    fitter = Fitter(config, task, study_prefix(config, summary["fingerprint_sha256"]),
                     on_trial=lambda *args: trials.append(args), progress=False)
     fitter.study(data, "final")
     return json.dumps(trials, default=str), fitter.tuning_rows["final"], data.n
@@ -53,6 +53,9 @@ def test_sample_rows_reaches_the_cli_the_run_and_the_model_card(seed, make_confi
     client = MlflowClient()
     params = client.get_run(result.run_id).data.params
     assert params["tuning_sample.sample_rows"] == "300"
+    trials = client.search_runs([client.get_run(result.run_id).info.experiment_id],
+                                f"tags.mlflow.parentRunId = '{result.run_id}'")
+    assert {t.data.tags["study"].rsplit("/", 1)[1] for t in trials} == {"sample300"}
     assert params["config.search.sample_rows"] == "300"
     assert params["tuning_sample.final.tuning_rows"] == str(result.tuning_rows["final"]
                                                             ["tuning_rows"])

@@ -9,8 +9,10 @@ In the order of a methods section:
 2. Care-pathway features computed once for every row (when the task uses them).
 3. Outer folds grouped by patient and stratified by outcome (seeded, logged). In each
    outer fold the hyperparameters are tuned on the training part only (inner folds,
-   Optuna, proper score), the model is fitted there (calibration on its own
-   out-of-fold margins) and scored on the held-out part: nested cross-validation.
+   Optuna, proper score; with ``search.sample_rows``, on a patient-grouped,
+   outcome-stratified sample of it, the boosting rounds then re-chosen on all of it),
+   the model is fitted there (calibration on its own out-of-fold margins) and scored on
+   the held-out part: nested cross-validation.
 4. Performance of the pooled held-out risks with CIs; internal-external CV by site
    when there are several (each site held out once; tuning and calibration refitted on
    the other sites only, so nothing is learned from the held-out site), its per-site
@@ -255,7 +257,11 @@ class Fitter:
 
         fixed = dict(self.config.model.params)
         search = self.config.search
+        rows = data.n
         data = self.tuning_sample(data, label)
+        # a study on a sample is another study than one on every row (and resumes as one)
+        name = (f"{self.study_prefix}/{label}" if data.n == rows
+                else f"{self.study_prefix}/{label}/sample{search.sample_rows}")
 
         inner = grouped_folds(data.event, data.groups, search.inner_folds, self.config.seed)
         learner, patience = self.config.model.learner, search.early_stopping_rounds
@@ -270,7 +276,7 @@ class Fitter:
                         n_knots=n_knots, report=report)
 
         run = self.tuner or tune
-        return run(score, search.space, study_name=f"{self.study_prefix}/{label}",
+        return run(score, search.space, study_name=name,
                    n_trials=search.n_trials, seed=self.config.seed, storage=search.storage,
                    pruning=search.pruning, timeout_s=search.timeout_s,
                    on_trial=self.on_trial, progress=self.progress)
@@ -381,20 +387,17 @@ def internal_external(fitter: Fitter, data: TaskData, n_boot: int, progress: boo
 
 # ---------------------------------------------------------------------- the run
 
-def study_prefix(config: ExperimentConfig, data_hash: str, rows: int | None = None) -> str:
+def study_prefix(config: ExperimentConfig, data_hash: str) -> str:
     """Study name: the experiment plus a hash of what the trials depend on (data, task,
     learner, space, folds, seed) so that only an identical design resumes.
 
-    ``search.sample_rows`` enters the hash only when it samples: when it is set and the
-    data's ``rows`` (None: not known) exceed it; otherwise the trials are those of every
-    row, and so is the name."""
-    design = config.model_dump(exclude={"tracking": True, "search": {"n_trials", "timeout_s"},
+    ``search.sample_rows`` is not in the hash: a study that tunes on a sample is named
+    by its label and the sample's size (:meth:`Fitter.study`), one that does not keeps
+    the name it had before the option existed."""
+    design = config.model_dump(exclude={"tracking": True,
+                                        "search": {"n_trials", "timeout_s", "sample_rows"},
                                         "cv": {"bootstrap", "internal_external"},
                                         "uncertainty": {"member_calibration"}})
-    limit = design["search"]["sample_rows"] if design.get("search") else None
-    if design.get("search") and (limit is None or rows is not None and rows <= limit):
-        # every row, as before the option existed: a stored study of that design resumes
-        del design["search"]["sample_rows"]
     digest = hashlib.sha256((json.dumps(design, sort_keys=True, default=str) + data_hash)
                             .encode()).hexdigest()[:10]
     return f"{config.name}-{digest}"
@@ -515,8 +518,7 @@ def _develop(config, task, data, summary, make_fitter, *, tracking_uri, progress
 
 
 def _run(config, task, data, summary, folds, fold_log, run, progress, started, make_fitter):
-    fitter = make_fitter(config, task, study_prefix(config, summary["fingerprint_sha256"],
-                                                    summary["rows"]),
+    fitter = make_fitter(config, task, study_prefix(config, summary["fingerprint_sha256"]),
                          on_trial=run.log_trial if run is not None else None,
                          progress=progress)
     imputed = config.imputation.method == "mice"
