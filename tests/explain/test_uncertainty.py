@@ -196,3 +196,27 @@ def test_out_of_bag_members_pickle_compile_and_serve(learner, models, frames, re
 def test_member_calibration_is_checked():
     with pytest.raises(ValueError, match="'oob'"):
         fit_bootstrap_ensemble(None, pd.DataFrame({"x": [1.0]}), [0], 2, calibration="holdout")
+
+
+@pytest.mark.parametrize(("subsample", "same"), [(1.0, True), (0.8, False)])
+def test_members_keep_duplicated_rows_since_weights_differ_under_row_subsampling(
+        subsample, same):
+    """Why a member is fitted on its resample's duplicated rows: xgboost grows the same
+    booster from frequency weights on the distinct rows only when it does not subsample
+    rows (``subsample`` < 1 draws each copy of a row on its own), and the shipped search
+    space tunes ``subsample``."""
+    import xgboost as xgb
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(2000, 5))
+    y = (rng.random(2000) < expit(X[:, 0])).astype(int)
+    drawn = rng.integers(0, 2000, 2000)
+    weight = np.bincount(drawn, minlength=2000)
+    kept = weight > 0
+    params = {"objective": "binary:logistic", "tree_method": "hist", "max_depth": 3,
+              "eta": 0.1, "seed": 1, "nthread": 1, "subsample": subsample}
+    duplicated = xgb.train(params, xgb.DMatrix(X[drawn], y[drawn]), 30)
+    weighted = xgb.train(params, xgb.DMatrix(X[kept], y[kept], weight=weight[kept]), 30)
+    gap = np.abs(duplicated.predict(xgb.DMatrix(X), output_margin=True)
+                 - weighted.predict(xgb.DMatrix(X), output_margin=True)).max()
+    assert (gap < 1e-5) == same, gap
