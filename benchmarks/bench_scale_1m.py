@@ -14,6 +14,8 @@ outer.fit          base learner on each outer fold's training part
 outer.calibration  the out-of-fold margins behind each outer model's Platt fit
 metrics            the bootstrap CIs of the pooled held-out risks (``cv.bootstrap``)
 final.tuning       the study on all rows
+*.rounds           the boosting rounds re-chosen on all a study's rows after its trials
+                   ran on a sample (``search.sample_rows``; within the tuning above)
 final.fit          final model (and ``final.calibration``)
 ensemble           bootstrap ensemble members (``uncertainty.bootstrap_members``)
 coverage           interval coverage on fresh simulated patients
@@ -45,13 +47,20 @@ assumes a trial grows as many rounds on more rows, which is optimistic), and tur
 seconds with ``--seconds-per-m`` (seconds per million row-rounds, from ``--throughput N``:
 one boosting fit on N simulated rows with the config's predictors on this machine's
 threads). Other phases are scaled linearly in rows from their measured CPU seconds (the
-wall seconds of a loaded machine would inflate them).
+wall seconds of a loaded machine would inflate them). A study's trials are projected on
+at most the config's ``search.sample_rows`` rows (``--sample-rows`` overrides it, 0 for
+every row; the run's per-study ``tuning_rows`` give the measured ones); the rounds
+re-chosen on all a study's rows count with the fits (linear in rows).
+
+``--sample-rows N`` and ``--member-calibration`` set ``search.sample_rows`` and
+``uncertainty.member_calibration`` for a measured run (default: the config's).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import resource
 import sys
@@ -153,6 +162,8 @@ def instrument(phases: Phases) -> None:
     wrap(runner, "simulated_coverage", "coverage")
     wrap(runner, "_log", "mlflow")
     wrap(runner.Fitter, "tune", "tuning")
+    if hasattr(runner.Fitter, "rounds_on_all_rows"):  # rounds re-chosen on all rows
+        wrap(runner.Fitter, "rounds_on_all_rows", "rounds")
     wrap(runner.Fitter, "fit", "fit")
     wrap(RiskModel, "_out_of_fold_margin", "calibration")
     wrap(uncertainty, "fit_bootstrap_ensemble", "ensemble")
@@ -172,13 +183,17 @@ def config_for(args):
     sim = config.data.simulate.model_copy(update={"n": args.n})
     data = config.data.model_copy(update={"simulate": sim})
     update: dict = {"data": data}
+    search = {"storage": ":memory:"}
     if args.n_trials is not None:
-        update["search"] = config.search.model_copy(update={"n_trials": args.n_trials,
-                                                            "storage": ":memory:"})
-    else:
-        update["search"] = config.search.model_copy(update={"storage": ":memory:"})
-    if args.members is not None:
+        search["n_trials"] = args.n_trials
+    if args.sample_rows is not None:  # 0: every row
+        search["sample_rows"] = args.sample_rows or None
+    update["search"] = config.search.model_copy(update=search)
+    if args.member_calibration is not None:
         update["uncertainty"] = config.uncertainty.model_copy(
+            update={"member_calibration": args.member_calibration})
+    if args.members is not None:
+        update["uncertainty"] = update.get("uncertainty", config.uncertainty).model_copy(
             update={"bootstrap_members": args.members})
     if args.bootstrap is not None:
         update["cv"] = config.cv.model_copy(update={"bootstrap": args.bootstrap})
@@ -203,6 +218,9 @@ def measure(args) -> dict:
     return {"n_rows_simulated": args.n, "rows": result.data_summary["rows"],
             "events": result.data_summary["events"],
             "config": {"n_trials": config.search.n_trials,
+                       "sample_rows": getattr(config.search, "sample_rows", None),
+                       "member_calibration": getattr(config.uncertainty,
+                                                     "member_calibration", "cross_fit"),
                        "inner_folds": config.search.inner_folds,
                        "outer_folds": config.cv.folds, "bootstrap": config.cv.bootstrap,
                        "members": config.uncertainty.bootstrap_members,
@@ -217,6 +235,7 @@ def measure(args) -> dict:
                               "peak_rss_gb": phases.peak[name] / 2**30}
                        for name in sorted(phases.seconds, key=phases.seconds.get,
                                           reverse=True)},
+            "tuning_rows": getattr(result, "tuning_rows", {}),
             "best_params": result.best_params, "metrics": metrics}
 
 
@@ -250,8 +269,10 @@ def compare(a: dict, b: dict) -> None:
 
 
 TUNING = ("outer.tuning", "iecv.tuning", "final.tuning")
+#: boosting whose rows grow with the data's (the rounds re-chosen on all a study's rows
+#: included), scaled linearly in rows
 FITS = ("outer.fit", "outer.calibration", "iecv.fit", "iecv.calibration", "final.fit",
-        "final.calibration")
+        "final.calibration", "outer.rounds", "iecv.rounds", "final.rounds")
 ENSEMBLE = ("ensemble", "ensemble.calibration")
 
 
@@ -306,22 +327,45 @@ def kept_matrices(n: int, config_path: str, trials: int = 4, repeats: int = 2) -
               f"{runs[0][1]!r}")
 
 
-def project(out: dict, rows: int, seconds_per_m: float, trials: int, members: int) -> None:
-    """The full config's boosting work and time at ``rows`` from one measured run."""
+def tuning_scale(out: dict, scale: float, sample_rows: int | None) -> dict[str, float]:
+    """Per tuning phase: the factor from the measured trials' rows to the projected ones,
+    a study of ``scale`` times as many rows tuning on at most ``sample_rows`` of them
+    (studies of the run's ``tuning_rows``; without them every study tunes on all its
+    rows, before and after)."""
+    studies = out.get("tuning_rows") or {}
+    if not studies:
+        return {name: scale for name in TUNING}
+    groups = {"outer.tuning": "outer", "iecv.tuning": "without-", "final.tuning": "final"}
+    factors = {}
+    for phase, prefix in groups.items():
+        mine = [r for label, r in studies.items() if label.startswith(prefix)]
+        measured = sum(r["tuning_rows"] for r in mine)
+        projected = sum(min(r["rows"] * scale, sample_rows or math.inf) for r in mine)
+        factors[phase] = projected / measured if measured else scale
+    return factors
+
+
+def project(out: dict, rows: int, seconds_per_m: float, trials: int, members: int,
+            sample_rows: int | None) -> None:
+    """The full config's boosting work and time at ``rows`` from one measured run, its
+    studies tuning on at most ``sample_rows`` rows (``search.sample_rows``)."""
     phases, cfg = out["phases"], out["config"]
     scale = rows / out["rows"]
 
     def work(names):
         return sum(phases.get(k, {}).get("row_rounds_m", 0.0) for k in names)
 
-    parts = {"tuning": work(TUNING) * trials / cfg["n_trials"] * scale,
+    factors = tuning_scale(out, scale, sample_rows)
+    tuning = sum(work([name]) * factors[name] for name in TUNING)
+    parts = {"tuning": tuning * trials / cfg["n_trials"],
              "outer, site and final fits": work(FITS) * scale,
              "ensemble": work(ENSEMBLE) * members / max(cfg["members"], 1) * scale}
     other = sum(p["cpu_s"] for k, p in phases.items()
                 if k not in TUNING + FITS + ENSEMBLE) * scale
     total = sum(parts.values()) * seconds_per_m + other
     print(f"projection from {out['rows']:,} rows ({out['code']}) to {rows:,} rows, "
-          f"{trials} trials, {members} members, {seconds_per_m:.3f} s per M row-rounds:")
+          f"{trials} trials, {members} members, search.sample_rows {sample_rows}, "
+          f"{seconds_per_m:.3f} s per M row-rounds:")
     for name, m in parts.items():
         print(f"  {name:<28}{m:>12,.0f} M row-rounds {m * seconds_per_m / 60:>8.1f} min")
     print(f"  {'other phases (CPU, linear)':<28}{'':>27}{other / 60:>8.1f} min")
@@ -335,6 +379,10 @@ def main() -> None:
     parser.add_argument("--n-trials", type=int, default=None, help="default: the config's")
     parser.add_argument("--members", type=int, default=None,
                         help="bootstrap ensemble members (default: the config's)")
+    parser.add_argument("--sample-rows", type=int, default=None,
+                        help="search.sample_rows (default: the config's; 0: every row)")
+    parser.add_argument("--member-calibration", choices=["cross_fit", "oob"], default=None,
+                        help="uncertainty.member_calibration (default: the config's)")
     parser.add_argument("--bootstrap", type=int, default=None,
                         help="metric bootstrap replicates (default: the config's)")
     parser.add_argument("--json", type=Path, help="write the measurements here")
@@ -361,8 +409,10 @@ def main() -> None:
         from spinerisk.training import load_config
 
         full = load_config(args.config)
+        sample_rows = (getattr(full.search, "sample_rows", None)
+                       if args.sample_rows is None else args.sample_rows or None)
         project(json.loads(args.project.read_text()), args.to, args.seconds_per_m,
-                full.search.n_trials, full.uncertainty.bootstrap_members)
+                full.search.n_trials, full.uncertainty.bootstrap_members, sample_rows)
         return
     out = measure(args)
     show(out)

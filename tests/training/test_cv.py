@@ -10,7 +10,7 @@ from spinerisk.cohort import simulate
 from spinerisk.features import spine_task
 from spinerisk.models import RiskModel
 from spinerisk.training import grouped_folds, site_folds, task_data
-from spinerisk.training.cv import group_fold_assignment
+from spinerisk.training.cv import group_fold_assignment, grouped_sample
 
 
 def test_task_rows_exclude_and_count_missing_outcomes(seed):
@@ -55,13 +55,21 @@ def _patients(draw_sizes: np.ndarray, rate: float, rng: np.random.Generator):
     return (rng.random(len(groups)) < rate).astype(int), groups
 
 
+#: cohorts of up to 400 patients with 1-6 rows each (hypothesis draws)
+COHORTS = {"n_patients": st.integers(5, 400), "max_rows": st.integers(1, 6),
+           "rate": st.floats(0.02, 0.6), "seed": st.integers(0, 2**31)}
+
+
+def _cohort(n_patients: int, max_rows: int, rate: float, seed: int):
+    rng = np.random.default_rng(seed)
+    return _patients(rng.integers(1, max_rows + 1, n_patients), rate, rng)
+
+
 @settings(max_examples=40, deadline=None)
-@given(n_patients=st.integers(5, 400), max_rows=st.integers(1, 6),
-       rate=st.floats(0.02, 0.6), n_folds=st.integers(2, 5), seed=st.integers(0, 2**31))
+@given(n_folds=st.integers(2, 5), **COHORTS)
 def test_fold_assignment_keeps_patients_whole_within_the_stated_bounds(
         n_patients, max_rows, rate, n_folds, seed):
-    rng = np.random.default_rng(seed)
-    event, groups = _patients(rng.integers(1, max_rows + 1, n_patients), rate, rng)
+    event, groups = _cohort(n_patients, max_rows, rate, seed)
     fold = group_fold_assignment(event, groups, n_folds, seed)
     assert fold.min() >= 0 and fold.max() < n_folds
     per_patient = pd.DataFrame({"g": groups, "f": fold, "e": event}).groupby("g")
@@ -125,3 +133,44 @@ def test_risk_model_calibration_folds_are_the_grouped_folds(seed):
     expected = grouped_folds(data.event, data.groups, 4, seed).splits
     for (train, test), (train_e, test_e) in zip(ours, expected, strict=True):
         assert np.array_equal(train, train_e) and np.array_equal(test, test_e)
+
+
+@settings(max_examples=40, deadline=None)
+@given(share=st.floats(0.05, 0.95), **COHORTS)
+def test_grouped_sample_keeps_patients_whole_within_the_stated_bounds(
+        n_patients, max_rows, rate, share, seed):
+    event, groups = _cohort(n_patients, max_rows, rate, seed)
+    n_rows = max(1, round(share * len(event)))
+    rows = grouped_sample(event, groups, n_rows, seed)
+    assert np.all(np.diff(rows) > 0)
+    taken = np.zeros(len(event), bool)
+    taken[rows] = True
+    per_patient = pd.DataFrame({"g": groups, "t": taken, "e": event}).groupby("g")
+    assert (per_patient["t"].nunique() == 1).all()  # a patient's rows all in or all out
+    # the docstring's bounds: events within 2 x (most events of one patient) of the share
+    # of all events, rows within 2 x (most rows of one patient) x (distinct event counts)
+    patient_events = per_patient["e"].sum()
+    fraction = n_rows / len(event)
+    assert abs(event[rows].sum() - fraction * event.sum()) < 2 * max(patient_events.max(), 1)
+    assert abs(len(rows) - n_rows) < 2 * per_patient.size().max() * patient_events.nunique()
+    assert np.array_equal(rows, grouped_sample(event, groups, n_rows, seed))
+
+
+def test_grouped_sample_event_rate_at_registry_scale(seed):
+    """200k rows, up to 4 episodes a patient, a 10% sample: event rate within 0.002 of the
+    whole (the bound above: 8 events in 20k rows, i.e. 0.0004) and size within 0.1%."""
+    rng = np.random.default_rng(seed)
+    event, groups = _patients(rng.integers(1, 5, 80_000), 0.12, rng)
+    rows = grouped_sample(event, groups, len(event) // 10, seed)
+    assert abs(event[rows].mean() - event.mean()) < 0.002
+    assert abs(len(rows) / (len(event) // 10) - 1) < 0.001
+    assert len(set(groups[rows]) & set(np.delete(groups, rows))) == 0
+    assert not np.array_equal(rows, grouped_sample(event, groups, len(event) // 10, seed + 1))
+
+
+def test_grouped_sample_of_more_rows_than_the_data_is_every_row():
+    event, groups = np.array([0, 1, 0, 1]), np.array(["a", "a", "b", "c"], dtype=object)
+    assert np.array_equal(grouped_sample(event, groups, 4, 0), np.arange(4))
+    assert np.array_equal(grouped_sample(event, groups, 10**6, 0), np.arange(4))
+    with pytest.raises(ValueError, match="at least 1 row"):
+        grouped_sample(event, groups, 0, 0)

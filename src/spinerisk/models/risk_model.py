@@ -90,7 +90,16 @@ class RiskModel(ClassifierMixin, BaseEstimator):
         with threadpool_limits(limits=1, user_api="blas"):
             return self._fit(X, y)
 
-    def _fit(self, X, y) -> RiskModel:
+    def fit_held_out_calibration(self, X, y, X_held, y_held) -> RiskModel:
+        """Fit preprocessing and base learner on ``X``, ``y`` once, and the calibrator on
+        the base margins of *other* rows ``X_held``, ``y_held`` (rows the learner did not
+        see, e.g. a bootstrap member's out-of-bag patients) instead of on out-of-fold
+        margins. With ``calibration="none"`` the held rows are not used (as :meth:`fit`).
+        """
+        with threadpool_limits(limits=1, user_api="blas"):
+            return self._fit(X, y, held=(X_held, y_held))
+
+    def _fit(self, X, y, held: tuple | None = None) -> RiskModel:
         if self.task is None:  # array input: every column a numeric predictor
             X, y = validate_data(self, X, y, dtype=float, ensure_all_finite="allow-nan")
             task = numeric_task(X.shape[1])
@@ -107,10 +116,15 @@ class RiskModel(ClassifierMixin, BaseEstimator):
         self.task_ = task
         self.horizon_ = task.horizon
         self.predictors_ = task.predictors
-        if self.calibration != "none":
+        if self.calibration != "none" and held is None:
             oof, fold = self._out_of_fold_margin(frame, target, groups)
             calibrator.fit(oof, target["outcome"], fold)
         self.preprocessor_, self.estimator_ = self._fit_pipeline(frame, target)
+        if self.calibration != "none" and held is not None:
+            held_frame = self._model_frame(held[0], task)
+            held_target = self._target(held[1], task, len(held_frame))
+            calibrator.fit(self.base_margin(held_frame, model_frame=True),
+                           held_target["outcome"])
         if self.calibration == "none":
             calibrator.fit(self.base_margin(frame, model_frame=True), target["outcome"])
         self.calibrator_ = calibrator

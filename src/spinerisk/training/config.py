@@ -111,6 +111,11 @@ class SearchConfig(_Strict):
     #: the rounds minimising it are the trial's (``training.rounds``); None: every trial
     #: grows all its ``n_estimators`` rounds
     early_stopping_rounds: int | None = Field(20, ge=1)
+    #: a study whose fit has more rows tunes on a sample of this many of them, drawn by
+    #: patient and stratified by outcome from the config's seed (``training.cv.
+    #: grouped_sample``; its inner folds lie within it); the chosen hyperparameters, the
+    #: early-stopped rounds included, are then used on all the fit's rows. None: every row
+    sample_rows: int | None = Field(None, ge=100)
 
 
 class CVConfig(_Strict):
@@ -132,6 +137,11 @@ class UncertaintyConfig(_Strict):
     bootstrap_members: int = Field(20, ge=0)
     #: members fitted in parallel (joblib; -1 = every core); the members do not depend on it
     n_jobs: int = 1
+    #: each member's calibrator: ``cross_fit`` on out-of-fold margins of its resample (as
+    #: the main model; calibration.folds extra learner fits per member) or ``oob`` on its
+    #: out-of-bag patients' margins (one learner fit per member;
+    #: ``explain.uncertainty.fit_bootstrap_ensemble``)
+    member_calibration: Literal["cross_fit", "oob"] = "oob"
     #: fresh simulated patients on which the interval's coverage of the true risk is
     #: measured (simulated training data only; 0 = not measured)
     coverage_patients: int = Field(2000, ge=0)

@@ -68,6 +68,66 @@ def group_fold_assignment(strata: np.ndarray, groups: np.ndarray, n_folds: int,
     -------
     ndarray of int of shape (n,)
     """
+    group_code, order, rng = _stratified_patient_order(strata, groups, seed)
+    n_groups = len(order)
+    if not 2 <= n_folds <= n_groups:
+        raise ValueError(f"{n_groups} patients cannot fill {n_folds} folds; use between 2 "
+                         f"and {n_groups} folds (lower cv.folds)")
+    group_fold = np.empty(n_groups, dtype=np.int64)
+    group_fold[order] = rng.permutation(n_folds)[np.arange(n_groups) % n_folds]
+    return group_fold[group_code]
+
+
+def grouped_sample(strata: np.ndarray, groups: np.ndarray, n_rows: int,
+                   seed: int) -> np.ndarray:
+    """About ``n_rows`` rows drawn by patient and stratified by outcome (seeded): the
+    sorted positions of the rows of the sampled patients.
+
+    Patients are put in :func:`group_fold_assignment`'s order (by their count of rows in
+    each outcome class, ties in a seeded random order) and every ``n / n_rows``-th of
+    them is taken from a seeded random start (systematic sampling, one patient in
+    ``n / n_rows``). A patient's rows are all in or all out. Every prefix of the order
+    holds its share of sampled patients to within one, so (Abel summation, as for the
+    folds) the sample's count of the second class (events) differs from the share
+    ``n_rows / n`` of all events by less than twice the largest number of events of one
+    patient, and its rows from ``n_rows`` by less than twice the largest number of rows of
+    one patient times the number of distinct per-patient event counts; with one row per
+    patient, by at most one event and two rows. With ``n_rows >= n`` every row is
+    returned.
+
+    Parameters
+    ----------
+    strata : array of shape (n,)
+        Outcome class of each row; no missing values.
+    groups : array of shape (n,)
+        Patient of each row.
+    n_rows : int
+        Rows wanted (at least 1).
+    seed : int
+        Seed of the order of interchangeable patients and of the start.
+
+    Returns
+    -------
+    ndarray of int: increasing row positions.
+    """
+    if n_rows < 1:
+        raise ValueError(f"n_rows={n_rows}: a sample needs at least 1 row")
+    n = len(strata)
+    if n_rows >= n:
+        return np.arange(n)
+    group_code, order, rng = _stratified_patient_order(strata, groups, seed)
+    # patient i of the order is taken when the running count i * share passes an integer
+    share = n_rows / n
+    steps = np.floor(np.arange(len(order) + 1) * share + rng.random())
+    taken = np.zeros(len(order), dtype=bool)
+    taken[order[np.diff(steps) > 0]] = True
+    return np.flatnonzero(taken[group_code])
+
+
+def _stratified_patient_order(strata: np.ndarray, groups: np.ndarray, seed: int
+                              ) -> tuple[np.ndarray, np.ndarray, np.random.Generator]:
+    """Each row's patient code, the patients in stratified order (see
+    :func:`group_fold_assignment`) and the seeded generator, ready for its next draw."""
     strata, groups = np.asarray(strata), np.asarray(groups)
     if len(strata) != len(groups):
         raise ValueError(f"strata has {len(strata)} rows but groups has {len(groups)}; "
@@ -78,9 +138,6 @@ def group_fold_assignment(strata: np.ndarray, groups: np.ndarray, n_folds: int,
                          "class and a patient id for every row (exclude those rows first)")
     group_code, uniques = pd.factorize(groups)
     n_groups = len(uniques)
-    if not 2 <= n_folds <= n_groups:
-        raise ValueError(f"{n_groups} patients cannot fill {n_folds} folds; use between 2 "
-                         f"and {n_groups} folds (lower cv.folds)")
     class_code, classes = pd.factorize(strata, sort=True)
     counts = np.bincount(group_code * len(classes) + class_code,
                          minlength=n_groups * len(classes)).reshape(n_groups, len(classes))
@@ -89,9 +146,7 @@ def group_fold_assignment(strata: np.ndarray, groups: np.ndarray, n_folds: int,
     # classes', then the patient's rows, then the seeded tie-break
     order = np.lexsort((rng.random(n_groups), counts.sum(axis=1),
                         *(counts[:, c] for c in range(len(classes) - 1, 0, -1))))
-    group_fold = np.empty(n_groups, dtype=np.int64)
-    group_fold[order] = rng.permutation(n_folds)[np.arange(n_groups) % n_folds]
-    return group_fold[group_code]
+    return group_code, order, rng
 
 
 def grouped_folds(event: np.ndarray, groups: np.ndarray, n_folds: int, seed: int) -> Folds:

@@ -40,10 +40,15 @@ learning curve              prediction on the cluster; metrics and their bootstr
 tuning (Optuna)             trials in parallel on the workers
                             (:mod:`spinerisk.tuning.parallel`), each on the part of a
                             uniform *sample* of ``cluster.sample_rows`` rows that lies
-                            in the fit's rows (the inner folds within it); the chosen
-                            hyperparameters (early-stopped rounds included) are then
-                            used on all the fit's rows: rounds chosen on fewer rows are
-                            a conservative choice for more
+                            in the fit's rows (the inner folds within it), and of
+                            that part, when ``search.sample_rows`` is smaller, the
+                            runner's sample by patient stratified by outcome
+                            (:func:`~spinerisk.training.cv.grouped_sample`, as in one
+                            process); the chosen hyperparameters (early-stopped
+                            rounds included) are then used on all the fit's rows:
+                            rounds chosen on fewer rows are a conservative choice for
+                            more (one process re-chooses them on all the fit's rows,
+                            ``Fitter.rounds_on_all_rows``; a cluster does not)
 training profile            per-variable shares and quantiles from the sample (the row
                             and event counts are the full ones); the linear-predictor
                             profile from every row's margin
@@ -364,6 +369,12 @@ class ClusterFitter(Fitter):
 
     def study(self, data: TaskData, label: str):
         return super().study(self.cluster.sample_within(_rows(data)), label)
+
+    def rounds_on_all_rows(self, data: TaskData, params: dict[str, Any],
+                           label: str) -> dict[str, Any]:
+        # the inner folds' boosters would grow in this process, not on the cluster: the
+        # rounds chosen on the sample stay (a conservative choice for more rows)
+        return params
 
     def fit(self, data: TaskData, params: dict[str, Any],
             bootstrap_members: int = 0) -> RiskModel:

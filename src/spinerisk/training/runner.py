@@ -9,8 +9,10 @@ In the order of a methods section:
 2. Care-pathway features computed once for every row (when the task uses them).
 3. Outer folds grouped by patient and stratified by outcome (seeded, logged). In each
    outer fold the hyperparameters are tuned on the training part only (inner folds,
-   Optuna, proper score), the model is fitted there (calibration on its own
-   out-of-fold margins) and scored on the held-out part: nested cross-validation.
+   Optuna, proper score; with ``search.sample_rows``, on a patient-grouped,
+   outcome-stratified sample of it, the boosting rounds then re-chosen on all of it),
+   the model is fitted there (calibration on its own out-of-fold margins) and scored on
+   the held-out part: nested cross-validation.
 4. Performance of the pooled held-out risks with CIs; internal-external CV by site
    when there are several (each site held out once; tuning and calibration refitted on
    the other sites only, so nothing is learned from the held-out site), its per-site
@@ -50,7 +52,7 @@ from spinerisk.models import ImputedRiskModel, RiskModel
 from spinerisk.models.imputed import pooled_risk
 from spinerisk.training.config import ConfigError, ExperimentConfig
 from spinerisk.training.coverage import simulated_coverage
-from spinerisk.training.cv import Folds, grouped_folds, site_folds
+from spinerisk.training.cv import Folds, grouped_folds, grouped_sample, site_folds
 from spinerisk.training.data import TaskData, fingerprint, task_data
 from spinerisk.training.performance import (
     Performance,
@@ -58,7 +60,12 @@ from spinerisk.training.performance import (
     rubin_performance,
     save_plots,
 )
-from spinerisk.training.rounds import XGB_LEARNERS, FoldMatrices, early_stopped_loss
+from spinerisk.training.rounds import (
+    XGB_LEARNERS,
+    FoldMatrices,
+    choose_rounds,
+    early_stopped_loss,
+)
 from spinerisk.training.samplesize import (
     SampleSizeCheck,
     check_sample_size,
@@ -112,6 +119,8 @@ class ExperimentResult:
     run_id: str = ""
     training_rows: pd.DataFrame | None = field(default=None, repr=False)
     seconds: float = 0.0
+    #: per study: its rows and the rows its trials used (``search.sample_rows``)
+    tuning_rows: dict[str, dict[str, int]] = field(default_factory=dict)
 
     def summary_row(self) -> dict[str, Any]:
         """One line for the summary table."""
@@ -196,6 +205,8 @@ class Fitter:
         self.progress = progress
         #: ``tune``'s signature (spinerisk.tuning); None: trials in this process
         self.tuner = tuner
+        #: per study: the fit's rows and the rows its trials used (``search.sample_rows``)
+        self.tuning_rows: dict[str, dict[str, int]] = {}
 
     def tune(self, data: TaskData, label: str) -> dict[str, Any]:
         """Hyperparameters for ``data``: fixed ones, overridden by the search's best."""
@@ -203,7 +214,42 @@ class Fitter:
         search = self.config.search
         if search is None or not search.space:
             return fixed
-        return {**fixed, **self.study(data, label).best_params}
+        return self.rounds_on_all_rows(data, {**fixed, **self.study(data, label).best_params},
+                                       label)
+
+    def rounds_on_all_rows(self, data: TaskData, params: dict[str, Any],
+                           label: str) -> dict[str, Any]:
+        """``params`` with the boosting rounds re-chosen on all of ``data`` when its study
+        tuned on a sample (``search.sample_rows``) and the rounds are early-stopped.
+
+        Rounds early-stopped on a sample are too few for all the fit's rows (more rows
+        support more rounds: measured, README). So the best trial's other
+        hyperparameters are grown on the training part of the first of the study's
+        inner folds of *all* the fit's rows, to at most the trials' ``n_estimators``
+        ceiling, and early stopping on its held-out part chooses the rounds as in a trial
+        (:func:`~spinerisk.training.rounds.choose_rounds`): a third of one trial's work
+        on all rows, once per study. Both round counts are recorded in
+        :attr:`tuning_rows`.
+        """
+        search, learner = self.config.search, self.config.model.learner
+        sampled = self.tuning_rows.get(label, {})
+        # the trials' ceiling: the space's, else the fixed one (params hold the rounds chosen)
+        ceiling = (search.space["n_estimators"].high if "n_estimators" in search.space
+                   else self.config.model.params.get("n_estimators"))
+        if (sampled.get("tuning_rows", data.n) == data.n or learner not in XGB_LEARNERS
+                or search.early_stopping_rounds is None or ceiling is None):
+            return params
+        inner = grouped_folds(data.event, data.groups, search.inner_folds, self.config.seed)
+        # one inner fold held out, not all: a third of the work, and on all the fit's rows
+        # the held-out curve of one fold is already smooth (measured, README)
+        held_one = Folds(inner.splits[:1], inner.kind, inner.labels[:1])
+        choice = choose_rounds(self.task, learner, {**params, "n_estimators": int(ceiling)},
+                               data, held_one, self.config.seed,
+                               search.early_stopping_rounds,
+                               n_knots=self.config.model.n_knots)
+        sampled.update(rounds_on_sample=params.get("n_estimators"),
+                       rounds_on_all_rows=choice.n_estimators)
+        return {**params, "n_estimators": choice.n_estimators}
 
     def study(self, data: TaskData, label: str):
         """Run or resume the study for ``data`` (inner folds of ``data`` only)."""
@@ -211,6 +257,11 @@ class Fitter:
 
         fixed = dict(self.config.model.params)
         search = self.config.search
+        rows = data.n
+        data = self.tuning_sample(data, label)
+        # a study on a sample is another study than one on every row (and resumes as one)
+        name = (f"{self.study_prefix}/{label}" if data.n == rows
+                else f"{self.study_prefix}/{label}/sample{search.sample_rows}")
 
         inner = grouped_folds(data.event, data.groups, search.inner_folds, self.config.seed)
         learner, patience = self.config.model.learner, search.early_stopping_rounds
@@ -225,10 +276,21 @@ class Fitter:
                         n_knots=n_knots, report=report)
 
         run = self.tuner or tune
-        return run(score, search.space, study_name=f"{self.study_prefix}/{label}",
+        return run(score, search.space, study_name=name,
                    n_trials=search.n_trials, seed=self.config.seed, storage=search.storage,
                    pruning=search.pruning, timeout_s=search.timeout_s,
                    on_trial=self.on_trial, progress=self.progress)
+
+    def tuning_sample(self, data: TaskData, label: str) -> TaskData:
+        """The rows a study's trials use: ``data``, or a sample of ``search.sample_rows``
+        of them by patient, stratified by outcome, when it has more (recorded in
+        :attr:`tuning_rows`)."""
+        limit = self.config.search.sample_rows
+        rows = (np.arange(data.n) if limit is None
+                else grouped_sample(data.event, data.groups, limit, self.config.seed))
+        sample = data if len(rows) == data.n else data.subset(rows)
+        self.tuning_rows[label] = {"rows": data.n, "tuning_rows": sample.n}
+        return sample
 
     def fit(self, data: TaskData, params: dict[str, Any],
             bootstrap_members: int = 0) -> RiskModel | ImputedRiskModel:
@@ -327,9 +389,15 @@ def internal_external(fitter: Fitter, data: TaskData, n_boot: int, progress: boo
 
 def study_prefix(config: ExperimentConfig, data_hash: str) -> str:
     """Study name: the experiment plus a hash of what the trials depend on (data, task,
-    learner, space, folds, seed) so that only an identical design resumes."""
-    design = config.model_dump(exclude={"tracking": True, "search": {"n_trials", "timeout_s"},
-                                        "cv": {"bootstrap", "internal_external"}})
+    learner, space, folds, seed) so that only an identical design resumes.
+
+    ``search.sample_rows`` is not in the hash: a study that tunes on a sample is named
+    by its label and the sample's size (:meth:`Fitter.study`), one that does not keeps
+    the name it had before the option existed."""
+    design = config.model_dump(exclude={"tracking": True,
+                                        "search": {"n_trials", "timeout_s", "sample_rows"},
+                                        "cv": {"bootstrap", "internal_external"},
+                                        "uncertainty": {"member_calibration"}})
     digest = hashlib.sha256((json.dumps(design, sort_keys=True, default=str) + data_hash)
                             .encode()).hexdigest()[:10]
     return f"{config.name}-{digest}"
@@ -449,6 +517,8 @@ def _develop(config, task, data, summary, make_fitter, *, tracking_uri, progress
     not_run = summary.setdefault("phases_not_run", {})
     for phase, reason in not_run.items() if announce is not None else ():
         announce(f"not run: {phase} ({reason})")
+    if announce is not None and tuning_sample_statement(config):
+        announce(tuning_sample_statement(config))
     folds = grouped_folds(data.event, data.groups, config.cv.folds, config.seed)
     fold_log = folds.describe(data.event)
     if not log:
@@ -491,7 +561,9 @@ def _run(config, task, data, summary, folds, fold_log, run, progress, started, m
         model.bootstrap_ = fit_bootstrap_ensemble(model, data.X, data.y, n_members=members,
                                                   seed=config.seed, groups=data.groups,
                                                   progress=progress,
-                                                  n_jobs=config.uncertainty.n_jobs)
+                                                  n_jobs=config.uncertainty.n_jobs,
+                                                  calibration=config.uncertainty
+                                                  .member_calibration)
     if members and config.data.simulate is not None and config.uncertainty.coverage_patients:
         coverage = simulated_coverage(config.data.simulate, task, model,
                                       config.uncertainty.coverage_patients)
@@ -508,7 +580,20 @@ def _run(config, task, data, summary, folds, fold_log, run, progress, started, m
                             site_pooled=pool_sites(sites) if sites else {},
                             seconds=time.perf_counter() - started,
                             training_rows=fitter.explained_rows(data),
-                            site_params=site_params)
+                            site_params=site_params, tuning_rows=fitter.tuning_rows)
+
+
+def tuning_sample_statement(config: ExperimentConfig) -> str:
+    """What ``search.sample_rows`` does to this run, in words ("" when not set)."""
+    search = config.search
+    if search is None or not search.space or search.sample_rows is None:
+        return ""
+    return (f"tuning: a study whose fit has more than {search.sample_rows:,} rows runs its "
+            f"trials on a sample of {search.sample_rows:,} of them (search.sample_rows; by "
+            "patient, stratified by outcome, seeded); the best trial's hyperparameters are "
+            "then used on all the fit's rows, its boosting rounds re-chosen there by early "
+            "stopping on one inner fold (rounds chosen on fewer rows are too few for "
+            "more)")
 
 
 def _log(run, result: ExperimentResult, promote: bool = False) -> None:
@@ -527,6 +612,9 @@ def _log(run, result: ExperimentResult, promote: bool = False) -> None:
                     "missing_strategy": missing_strategy(config),
                     "folds.assignment_sha256": result.folds["assignment_sha256"],
                     "best_params": result.best_params,
+                    "tuning_sample": {"sample_rows": config.search.sample_rows
+                                      if config.search is not None else None,
+                                      **result.tuning_rows},
                     "versions": tracking.package_versions(),
                     "n_features": len(getattr(result.model, "members_", [result.model])[0]
                                       .feature_names_)})
@@ -567,7 +655,11 @@ def _log(run, result: ExperimentResult, promote: bool = False) -> None:
                      "imputation.json")
     run.log_dict({"feature_to_variable": explained.feature_to_variable_,
                   "training_profile": result.model.training_profile_,
-                  "missing_data": missing_strategy(config)}, "model_card.json")
+                  "missing_data": missing_strategy(config),
+                  "tuning": ((tuning_sample_statement(config) or "trials on all of each "
+                              "fit's rows") if result.tuning_rows
+                             else "no search: fixed hyperparameters"),
+                  "tuning_rows": result.tuning_rows}, "model_card.json")
     with tempfile.TemporaryDirectory() as tmp:
         label = f"{config.model.learner} (nested CV)"
         paths = save_plots(result.performance, result.oof_risk, Path(tmp), label)
