@@ -113,8 +113,9 @@ class SearchConfig(_Strict):
     early_stopping_rounds: int | None = Field(20, ge=1)
     #: a study whose fit has more rows tunes on a sample of this many of them, drawn by
     #: patient and stratified by outcome from the config's seed (``training.cv.
-    #: grouped_sample``; its inner folds lie within it); the chosen hyperparameters, the
-    #: early-stopped rounds included, are then used on all the fit's rows. None: every row
+    #: grouped_sample``; its inner folds lie within it); the chosen hyperparameters are
+    #: then used on all the fit's rows, with the early-stopped rounds chosen again on one
+    #: inner fold of all of them (``Fitter.rounds_on_all_rows``). None: every row
     sample_rows: int | None = Field(None, ge=100)
 
 
