@@ -136,6 +136,7 @@ class LeafTables:
             return
         self._table_start = np.concatenate([[0], np.cumsum(sizes * (1 << sizes))])
         self._table, tree_bases = _fill_tables(self._leaves, self._table_start)
+        self.lookup = TableLookup.of(self._leaves, self._table_start, self._table)
         base_score = float(json.loads(model["learner_model_param"]["base_score"])[0])
         objective = json.loads(booster.save_config())["learner"]["objective"]["name"]
         self.base = _BASE_LINKS[objective](base_score) + tree_bases
@@ -170,14 +171,13 @@ class LeafTables:
                              f"expected, got shape {X.shape}")
         column = np.asarray(column_of_feature, np.int64)
         # a left-out feature's values go to one extra column, dropped at the end
-        slot_column = np.where(column < 0, n_columns, column)[self._leaves.slot_feature]
-        out = np.zeros((X.shape[0], n_columns + 1))
         if compiled or (compiled is None and X.shape[0] > NUMPY_MAX_ROWS):
+            out = np.zeros((X.shape[0], n_columns + 1))
+            slot_column = np.where(column < 0, n_columns, column)[self._leaves.slot_feature]
             self._explain_compiled(X, slot_column, out)
         else:
-            for i in range(0, X.shape[0], NUMPY_MAX_ROWS):  # bounded (rows x path steps)
-                out[i:i + NUMPY_MAX_ROWS] = self._lookup(X[i:i + NUMPY_MAX_ROWS], slot_column,
-                                                         n_columns + 1)
+            out = self.lookup.sums(X, self.lookup.slot_columns(column, n_columns),
+                                   n_columns + 1)
         return out[:, :n_columns]
 
     def _explain_compiled(self, X: np.ndarray, slot_column: np.ndarray, out: np.ndarray):
@@ -196,30 +196,6 @@ class LeafTables:
             with ThreadPoolExecutor(len(bounds) - 1) as pool:
                 list(pool.map(lambda b: kernel(*args, *b), pairwise(bounds)))
 
-    def _lookup(self, X: np.ndarray, slot_column: np.ndarray, n_columns: int) -> np.ndarray:
-        """The kernel's values in numpy: every leaf's pattern from its path steps (a slot's
-        bit is cleared when the row leaves the path at one of its splits), its table row,
-        and one ordered sum per row and column (the kernel's order)."""
-        leaves = self._leaves
-        node = leaves.step_node
-        x = X[:, leaves.feature[node]]
-        with np.errstate(over="ignore", invalid="ignore"):  # xgboost compares in float32
-            below = x.astype(np.float32) < leaves.threshold[node]
-        goes_left = np.where(np.isnan(x), leaves.default_left[node], below)
-        off_path = np.where(goes_left == leaves.step_left, 0, leaves.step_bit)
-        # a trailing 0 column: a leaf without steps (a one-leaf tree) may start past the end
-        off_path = np.pad(off_path, ((0, 0), (0, 1)))
-        contradicted = np.bitwise_or.reduceat(off_path, leaves.step_start[:-1], axis=1)
-        k = np.diff(leaves.slot_start)
-        slot_leaf = np.repeat(np.arange(len(k)), k)
-        rank = np.arange(len(slot_leaf)) - leaves.slot_start[slot_leaf]
-        pattern = ((1 << k) - 1) & ~contradicted
-        found = self._table[self._table_start[slot_leaf] + pattern[:, slot_leaf]
-                            * k[slot_leaf] + rank]
-        bins = slot_column[None, :] + n_columns * np.arange(X.shape[0])[:, None]
-        return np.bincount(bins.ravel(), weights=found.ravel(),
-                           minlength=X.shape[0] * n_columns).reshape(X.shape[0], n_columns)
-
     def _disagreement(self, booster) -> float:
         """Largest difference from pred_contribs on rows that take every branch."""
         import xgboost as xgb
@@ -230,6 +206,124 @@ class LeafTables:
                                  compiled=False)
         return float(max(np.abs(got - expected[:, :-1]).max(),
                          np.abs(self.base - expected[:, -1]).max()))
+
+
+@dataclass(frozen=True)
+class TableLookup:
+    """What the numpy lookup reads, for one booster's tables or several boosters' together
+    (:meth:`concat`: the bootstrap members of :mod:`spinerisk.explain.uncertainty`, one
+    pass for all of them).
+
+    Per leaf, its path steps and its slots are rows of padded matrices (a padding step
+    never contradicts; a padding slot reads a 0 appended to the table and goes to a column
+    that is dropped), so a few rows cost a handful of array operations. A leaf's pattern
+    comes from its steps (a slot's bit is cleared when the row leaves the path at one of
+    its splits); each slot reads its table entry, and the entries are summed per row and
+    output column in slot order (the compiled kernel's order: both give the same bits)."""
+
+    feature: np.ndarray       # (splits,) feature of each split node
+    threshold: np.ndarray     # (splits,) float32
+    default_left: np.ndarray  # (splits,) bool
+    step_split: np.ndarray    # (depth, leaves) split (index into the above) of each step
+    step_left: np.ndarray     # (depth, leaves) bool: the path goes left there
+    step_bit: np.ndarray      # (depth, leaves) 1 << slot of the step's feature (padding 0)
+    slot_base: np.ndarray     # (leaves, k) table offset of the slot in pattern 0
+    slot_k: np.ndarray        # (leaves, k) its leaf's k (padding 0)
+    slot_low: np.ndarray      # (leaves, k) 2**k - 1: the bits of the leaf's slots
+    slot_feature: np.ndarray  # (leaves, k) feature of each slot (padding -1)
+    table: np.ndarray         # the tables, then a 0 that padding slots read
+
+    @classmethod
+    def of(cls, leaves: _Leaves, table_start: np.ndarray, table: np.ndarray) -> TableLookup:
+        splits = np.flatnonzero(leaves.feature >= 0)
+        step_split, step_left, step_bit = (
+            np.ascontiguousarray(_padded(a, leaves.step_start, 0).T) for a in (
+                np.searchsorted(splits, leaves.step_node), leaves.step_left, leaves.step_bit))
+        k = np.diff(leaves.slot_start)
+        rank = np.arange(len(leaves.slot_feature)) - np.repeat(leaves.slot_start[:-1], k)
+        base = np.repeat(table_start[:-1], k) + rank
+        return cls(leaves.feature[splits], leaves.threshold[splits],
+                   leaves.default_left[splits], step_split, step_left, step_bit,
+                   _padded(base, leaves.slot_start, len(table)),
+                   _padded(np.repeat(k, k), leaves.slot_start, 0),
+                   _padded(np.repeat((1 << k) - 1, k), leaves.slot_start, 0),
+                   _padded(leaves.slot_feature, leaves.slot_start, -1), np.append(table, 0.0))
+
+    @classmethod
+    def concat(cls, lookups: list[TableLookup]) -> TableLookup:
+        """Several boosters' lookups as one (their indices shifted past the ones before)."""
+        depth = max(u.step_split.shape[0] for u in lookups)
+        width = max(u.slot_base.shape[1] for u in lookups)
+        split_offset = np.cumsum([0] + [len(u.feature) for u in lookups])
+        table_offset = np.cumsum([0] + [len(u.table) - 1 for u in lookups])
+        zero = table_offset[-1]  # the joined table's trailing 0
+
+        def joined(name, columns, fill, axis=0):
+            """Leaves joined along ``axis``, padded to ``columns`` along the other."""
+            parts = [getattr(u, name) for u in lookups]
+            pads = [[(0, 0), (0, columns - p.shape[1 - axis])] for p in parts]
+            return np.concatenate([np.pad(p, pad if axis == 0 else pad[::-1],
+                                          constant_values=fill)
+                                   for p, pad in zip(parts, pads)], axis=axis)
+
+        step_split = joined("step_split", depth, 0, axis=1)
+        slot_base, slot_k = joined("slot_base", width, 0), joined("slot_k", width, 0)
+        leaves = np.cumsum([0] + [len(u.slot_k) for u in lookups])
+        for i in range(len(lookups)):
+            step_split[:, leaves[i]:leaves[i + 1]] += split_offset[i]
+            slot_base[leaves[i]:leaves[i + 1]] += table_offset[i]
+        slot_base[slot_k == 0] = zero  # padding slots (k = 0 only there)
+        return cls(np.concatenate([u.feature for u in lookups]),
+                   np.concatenate([u.threshold for u in lookups]),
+                   np.concatenate([u.default_left for u in lookups]), step_split,
+                   joined("step_left", depth, False, axis=1),
+                   joined("step_bit", depth, 0, axis=1),
+                   slot_base, slot_k, joined("slot_low", width, 0),
+                   joined("slot_feature", width, -1),
+                   np.concatenate([u.table[:-1] for u in lookups] + [[0.0]]))
+
+    def slot_columns(self, column_of_feature: np.ndarray, n_columns: int) -> np.ndarray:
+        """Output column of every (padded) slot; a padding slot or a left-out feature
+        (column -1) goes to column ``n_columns``, to be dropped."""
+        column = np.append(np.where(column_of_feature < 0, n_columns, column_of_feature),
+                           n_columns)
+        return column[self.slot_feature].ravel()  # slot_feature -1: the appended column
+
+    def sums(self, X: np.ndarray, slot_column: np.ndarray, n_columns: int) -> np.ndarray:
+        """Per row, the table entries of every slot summed into ``slot_column``'s columns
+        (:meth:`slot_columns`): array (rows, n_columns); rows go 64 at a time (memory:
+        rows x path steps)."""
+        out = np.empty((X.shape[0], n_columns))
+        for i in range(0, X.shape[0], NUMPY_MAX_ROWS):
+            rows = X[i:i + NUMPY_MAX_ROWS]
+            found = self._entries(rows)
+            bins = slot_column[None, :] + n_columns * np.arange(rows.shape[0])[:, None]
+            out[i:i + NUMPY_MAX_ROWS] = np.bincount(
+                bins.ravel(), weights=found.ravel(),
+                minlength=rows.shape[0] * n_columns).reshape(rows.shape[0], n_columns)
+        return out
+
+    def _entries(self, X: np.ndarray) -> np.ndarray:
+        """Every slot's table entry for the rows' patterns: array (rows, leaves * k)."""
+        x = X[:, self.feature]
+        with np.errstate(over="ignore", invalid="ignore"):  # xgboost compares in float32
+            below = x.astype(np.float32) < self.threshold
+        goes_left = np.where(np.isnan(x), self.default_left, below)
+        contradicted = np.zeros((X.shape[0], self.slot_k.shape[0]), np.int64)
+        for split, left, bit in zip(self.step_split, self.step_left, self.step_bit):
+            contradicted |= (goes_left[:, split] != left) * bit  # a step at a time: fast
+        pattern = ~contradicted[:, :, None] & self.slot_low
+        return self.table[self.slot_base + pattern * self.slot_k].reshape(X.shape[0], -1)
+
+
+def _padded(values: np.ndarray, start: np.ndarray, fill) -> np.ndarray:
+    """Ragged rows ``values[start[i]:start[i + 1]]`` as a matrix padded with ``fill``."""
+    lengths = np.diff(start)
+    out = np.full((len(lengths), max(int(lengths.max(initial=0)), 1)), fill,
+                  dtype=values.dtype)
+    out[np.repeat(np.arange(len(lengths)), lengths),
+        np.arange(len(values)) - np.repeat(start[:-1], lengths)] = values
+    return out
 
 
 def leaf_tables(booster) -> LeafTables:
