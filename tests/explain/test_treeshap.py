@@ -5,7 +5,6 @@ in a batch equals the row alone."""
 from __future__ import annotations
 
 import numpy as np
-import pytest
 import xgboost as xgb
 
 from spinerisk.explain.leaf_tables import LeafTables

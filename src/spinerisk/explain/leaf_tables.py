@@ -19,9 +19,10 @@ per tree. The tables are built in numpy (``H`` from the elementary symmetric pol
 of the ``z`` of every subset, for all leaves with the same ``k`` at once); rows are looked
 up by a compiled kernel for batches (:mod:`spinerisk.explain.leaf_kernels`) or in numpy for
 a few rows (a patient, the bootstrap members' driver noise of
-:mod:`spinerisk.explain.uncertainty`), and the two give the same bits. Everything is accumulated in float64 (xgboost works in float32), so the values
-agree with ``pred_contribs`` to float32 rounding; the tests bound the difference at 1e-6
-on the margin scale.
+:mod:`spinerisk.explain.uncertainty`), and the two give the same bits. Everything is
+accumulated in float64 (xgboost works in float32), so the values agree with
+``pred_contribs`` to float32 rounding; the tests bound the difference at 1e-6 on the
+margin scale.
 
 Tables are built once per booster (cached for the booster's lifetime, never pickled) and
 are *refused*, with the reason in :attr:`LeafTables.refused`, for boosters outside what
@@ -135,8 +136,9 @@ class LeafTables:
                             f"{max_entries:,}): trees too deep or too many")
             return
         self._table_start = np.concatenate([[0], np.cumsum(sizes * (1 << sizes))])
-        self._table, tree_bases = _fill_tables(self._leaves, self._table_start)
-        self.lookup = TableLookup.of(self._leaves, self._table_start, self._table)
+        table, tree_bases = _fill_tables(self._leaves, self._table_start)
+        self.lookup = TableLookup.of(self._leaves, self._table_start, table)
+        self._table = self.lookup.table[:-1]  # the same floats (the lookup's copy, less its 0)
         base_score = float(json.loads(model["learner_model_param"]["base_score"])[0])
         objective = json.loads(booster.save_config())["learner"]["objective"]["name"]
         self.base = _BASE_LINKS[objective](base_score) + tree_bases
