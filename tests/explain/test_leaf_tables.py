@@ -80,11 +80,13 @@ def test_rows_do_not_depend_on_the_batch(seed, monkeypatch):
 
 
 @pytest.mark.parametrize("depth", [1, 3, 5])
-def test_numpy_lookup_and_compiled_kernel_give_the_same_bits(seed, depth):
+def test_numpy_lookup_and_compiled_kernel_give_the_same_bits(seed, depth, monkeypatch):
     """A few rows (a patient, the members' driver noise) go through numpy, batches through
-    the kernel: the same values, grouped columns and a left-out feature included."""
+    the kernel: the same values, grouped columns and a left-out feature included (numpy
+    in chunks of 7 rows here)."""
     booster, X = _booster("binary:logistic", depth, seed)
     tables = lt.LeafTables(booster)
+    monkeypatch.setattr(lt, "_LOOKUP_ENTRIES", 7 * tables.lookup.slot_k.size)
     X = np.vstack([X, lt.probe_rows(tables._leaves, 5)])
     for columns, n in ((np.arange(5), 5), (np.array([1, 0, 1, -1, 0]), 2)):
         compiled = tables.contributions(X, columns, n, compiled=True)

@@ -65,6 +65,8 @@ _BASE_LINKS = {"binary:logistic": lambda p: math.log(p / (1 - p)), "survival:cox
 _ROWS_PER_THREAD = 1000
 #: batches up to this many rows are looked up in numpy (no numba import, no kernel load)
 NUMPY_MAX_ROWS = 64
+#: slots (rows x leaves x path features) the numpy lookup handles at once (8 MB a temporary)
+_LOOKUP_ENTRIES = 1 << 20
 
 _CACHE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
@@ -293,14 +295,15 @@ class TableLookup:
 
     def sums(self, X: np.ndarray, slot_column: np.ndarray, n_columns: int) -> np.ndarray:
         """Per row, the table entries of every slot summed into ``slot_column``'s columns
-        (:meth:`slot_columns`): array (rows, n_columns); rows go 64 at a time (memory:
-        rows x path steps)."""
+        (:meth:`slot_columns`): array (rows, n_columns). Rows go in chunks of at most
+        :data:`_LOOKUP_ENTRIES` slots in all (the temporaries are rows x slots)."""
         out = np.empty((X.shape[0], n_columns))
-        for i in range(0, X.shape[0], NUMPY_MAX_ROWS):
-            rows = X[i:i + NUMPY_MAX_ROWS]
+        chunk = max(1, _LOOKUP_ENTRIES // self.slot_k.size)
+        for i in range(0, X.shape[0], chunk):
+            rows = X[i:i + chunk]
             found = self._entries(rows)
             bins = slot_column[None, :] + n_columns * np.arange(rows.shape[0])[:, None]
-            out[i:i + NUMPY_MAX_ROWS] = np.bincount(
+            out[i:i + chunk] = np.bincount(
                 bins.ravel(), weights=found.ravel(),
                 minlength=rows.shape[0] * n_columns).reshape(rows.shape[0], n_columns)
         return out
