@@ -86,7 +86,7 @@ def test_numpy_lookup_and_compiled_kernel_give_the_same_bits(seed, depth, monkey
     in chunks of 7 rows here)."""
     booster, X = _booster("binary:logistic", depth, seed)
     tables = lt.LeafTables(booster)
-    monkeypatch.setattr(lt, "_LOOKUP_ENTRIES", 7 * tables.lookup.slot_k.size)
+    monkeypatch.setattr(lt, "_LOOKUP_ENTRIES", 7 * tables.lookup.slot_base.size)
     X = np.vstack([X, lt.probe_rows(tables._leaves, 5)])
     for columns, n in ((np.arange(5), 5), (np.array([1, 0, 1, -1, 0]), 2)):
         compiled = tables.contributions(X, columns, n, compiled=True)

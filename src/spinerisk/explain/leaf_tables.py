@@ -65,8 +65,9 @@ _BASE_LINKS = {"binary:logistic": lambda p: math.log(p / (1 - p)), "survival:cox
 _ROWS_PER_THREAD = 1000
 #: batches up to this many rows are looked up in numpy (no numba import, no kernel load)
 NUMPY_MAX_ROWS = 64
-#: slots (rows x leaves x path features) the numpy lookup handles at once (8 MB a temporary)
-_LOOKUP_ENTRIES = 1 << 20
+#: slots (rows x leaves x path features) the numpy lookup handles at once, at least one
+#: row: 256 KB a temporary (chunks of 2-8 MB fell out of cache: 2-2.5x the CPU a row)
+_LOOKUP_ENTRIES = 1 << 15
 
 _CACHE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
@@ -219,8 +220,9 @@ class TableLookup:
     pass for all of them).
 
     Per leaf, its path steps and its slots are rows of padded matrices (a padding step
-    never contradicts; a padding slot reads a 0 appended to the table and goes to a column
-    that is dropped), so a few rows cost a handful of array operations. A leaf's pattern
+    never contradicts; a padding slot reads some entry of the table, at offset 0 plus its
+    leaf's pattern row, into a column that is dropped), so a few rows cost a handful of
+    array operations. A leaf's pattern
     comes from its steps (a slot's bit is cleared when the row leaves the path at one of
     its splits); each slot reads its table entry, and the entries are summed per row and
     output column in slot order (the compiled kernel's order: both give the same bits)."""
@@ -231,11 +233,11 @@ class TableLookup:
     step_split: np.ndarray    # (depth, leaves) split (index into the above) of each step
     step_left: np.ndarray     # (depth, leaves) bool: the path goes left there
     step_bit: np.ndarray      # (depth, leaves) 1 << slot of the step's feature (padding 0)
-    slot_base: np.ndarray     # (leaves, k) table offset of the slot in pattern 0
-    slot_k: np.ndarray        # (leaves, k) its leaf's k (padding 0)
-    slot_low: np.ndarray      # (leaves, k) 2**k - 1: the bits of the leaf's slots
+    leaf_k: np.ndarray        # (leaves,) distinct path features (table row length)
+    leaf_low: np.ndarray      # (leaves,) 2**k - 1: the bits of the leaf's slots
+    slot_base: np.ndarray     # (leaves, k) table offset of the slot in pattern 0 (padding 0)
     slot_feature: np.ndarray  # (leaves, k) feature of each slot (padding -1)
-    table: np.ndarray         # the tables, then a 0 that padding slots read
+    table: np.ndarray         # the tables, then a 0 (never empty)
 
     @classmethod
     def of(cls, leaves: _Leaves, table_start: np.ndarray, table: np.ndarray) -> TableLookup:
@@ -248,9 +250,7 @@ class TableLookup:
         base = np.repeat(table_start[:-1], k) + rank
         return cls(leaves.feature[splits], leaves.threshold[splits],
                    leaves.default_left[splits], step_split, step_left, step_bit,
-                   _padded(base, leaves.slot_start, len(table)),
-                   _padded(np.repeat(k, k), leaves.slot_start, 0),
-                   _padded(np.repeat((1 << k) - 1, k), leaves.slot_start, 0),
+                   k, (1 << k) - 1, _padded(base, leaves.slot_start, 0),
                    _padded(leaves.slot_feature, leaves.slot_start, -1), np.append(table, 0.0))
 
     @classmethod
@@ -260,7 +260,6 @@ class TableLookup:
         width = max(u.slot_base.shape[1] for u in lookups)
         split_offset = np.cumsum([0] + [len(u.feature) for u in lookups])
         table_offset = np.cumsum([0] + [len(u.table) - 1 for u in lookups])
-        zero = table_offset[-1]  # the joined table's trailing 0
 
         def joined(name, columns, fill, axis=0):
             """Leaves joined along ``axis``, padded to ``columns`` along the other."""
@@ -271,19 +270,20 @@ class TableLookup:
                                    for p, pad in zip(parts, pads)], axis=axis)
 
         step_split = joined("step_split", depth, 0, axis=1)
-        slot_base, slot_k = joined("slot_base", width, 0), joined("slot_k", width, 0)
-        leaves = np.cumsum([0] + [len(u.slot_k) for u in lookups])
+        slot_base, slot_feature = joined("slot_base", width, 0), joined("slot_feature",
+                                                                         width, -1)
+        leaves = np.cumsum([0] + [len(u.leaf_k) for u in lookups])
         for i in range(len(lookups)):
             step_split[:, leaves[i]:leaves[i + 1]] += split_offset[i]
             slot_base[leaves[i]:leaves[i + 1]] += table_offset[i]
-        slot_base[slot_k == 0] = zero  # padding slots (k = 0 only there)
+        slot_base[slot_feature < 0] = 0  # padding slots: offset 0, as in each booster's
         return cls(np.concatenate([u.feature for u in lookups]),
                    np.concatenate([u.threshold for u in lookups]),
                    np.concatenate([u.default_left for u in lookups]), step_split,
                    joined("step_left", depth, False, axis=1),
                    joined("step_bit", depth, 0, axis=1),
-                   slot_base, slot_k, joined("slot_low", width, 0),
-                   joined("slot_feature", width, -1),
+                   np.concatenate([u.leaf_k for u in lookups]),
+                   np.concatenate([u.leaf_low for u in lookups]), slot_base, slot_feature,
                    np.concatenate([u.table[:-1] for u in lookups] + [[0.0]]))
 
     def slot_columns(self, column_of_feature: np.ndarray, n_columns: int) -> np.ndarray:
@@ -296,29 +296,31 @@ class TableLookup:
     def sums(self, X: np.ndarray, slot_column: np.ndarray, n_columns: int) -> np.ndarray:
         """Per row, the table entries of every slot summed into ``slot_column``'s columns
         (:meth:`slot_columns`): array (rows, n_columns). Rows go in chunks of at most
-        :data:`_LOOKUP_ENTRIES` slots in all (the temporaries are rows x slots)."""
+        :data:`_LOOKUP_ENTRIES` slots in all (the temporaries are slots x rows)."""
         out = np.empty((X.shape[0], n_columns))
-        chunk = max(1, _LOOKUP_ENTRIES // self.slot_k.size)
+        chunk = max(1, _LOOKUP_ENTRIES // self.slot_base.size)
         for i in range(0, X.shape[0], chunk):
             rows = X[i:i + chunk]
-            found = self._entries(rows)
-            bins = slot_column[None, :] + n_columns * np.arange(rows.shape[0])[:, None]
+            found = self._entries(rows)  # slots x rows: a row's slots in slot order
+            bins = slot_column[:, None] + n_columns * np.arange(rows.shape[0])[None, :]
             out[i:i + chunk] = np.bincount(
                 bins.ravel(), weights=found.ravel(),
                 minlength=rows.shape[0] * n_columns).reshape(rows.shape[0], n_columns)
         return out
 
     def _entries(self, X: np.ndarray) -> np.ndarray:
-        """Every slot's table entry for the rows' patterns: array (rows, leaves * k)."""
-        x = X[:, self.feature]
+        """Every slot's table entry for the rows' patterns: array (leaves * k, rows); rows
+        innermost, so each gather below moves a few contiguous values."""
+        x = X.T[self.feature]
         with np.errstate(over="ignore", invalid="ignore"):  # xgboost compares in float32
-            below = x.astype(np.float32) < self.threshold
-        goes_left = np.where(np.isnan(x), self.default_left, below)
-        contradicted = np.zeros((X.shape[0], self.slot_k.shape[0]), np.int64)
+            below = x.astype(np.float32) < self.threshold[:, None]
+        goes_left = np.where(np.isnan(x), self.default_left[:, None], below)
+        contradicted = np.zeros((len(self.leaf_k), X.shape[0]), np.int64)
         for split, left, bit in zip(self.step_split, self.step_left, self.step_bit):
-            contradicted |= (goes_left[:, split] != left) * bit  # a step at a time: fast
-        pattern = ~contradicted[:, :, None] & self.slot_low
-        return self.table[self.slot_base + pattern * self.slot_k].reshape(X.shape[0], -1)
+            contradicted |= (goes_left[split] != left[:, None]) * bit[:, None]
+        row = (~contradicted & self.leaf_low[:, None]) * self.leaf_k[:, None]  # table row
+        # a padding slot reads offset 0 + row <= (2**k - 1) * k, inside the leaf's own size
+        return self.table[self.slot_base[:, :, None] + row[:, None, :]].reshape(-1, X.shape[0])
 
 
 def _padded(values: np.ndarray, start: np.ndarray, fill) -> np.ndarray:

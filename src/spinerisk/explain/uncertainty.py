@@ -282,7 +282,7 @@ class MemberTables:
         self.lookup = TableLookup.concat([t.lookup for t in tables])
         # member m's column c is m * (n_columns + 1) + c; each member's last is dropped
         width = n_columns + 1
-        member = np.repeat(np.arange(len(tables)), [len(t.lookup.slot_k) for t in tables])
+        member = np.repeat(np.arange(len(tables)), [len(t.lookup.leaf_k) for t in tables])
         column = np.stack([np.append(np.where(c < 0, n_columns, c), n_columns)
                            for c in columns])  # a padding slot (feature -1): the last
         self.slot_column = (member[:, None] * width
