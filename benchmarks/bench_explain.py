@@ -15,18 +15,27 @@ explained by clinical variable three ways:
   ``--shap-rows`` rows (for an xgboost model it hands the rows to ``pred_contribs`` itself,
   so its values are identical to it; the time differs by its own matrix and checks).
 
-Each is timed in wall and CPU seconds (CPU of every thread of this process), so a figure
-from a busy machine can still be compared per core. The tables' one-time build (numba
-import, compiled-kernel load, tables, check against pred_contribs) is reported apart.
-The largest difference from ``pred_contribs`` is printed with each.
+Each is timed in wall and CPU seconds (CPU of every thread of this process) and CPU
+microseconds a row, so a figure from a busy machine can still be compared per core; the
+load average is printed before and after (on a shared machine, wall rows/min are not the
+machine's). The tables' one-time build (tables, check against pred_contribs, numba import
+and compiled-kernel load on the first batch) is reported apart. The largest difference
+from ``pred_contribs`` is printed with each.
+
+``--members N`` adds the serve side: an N-member bootstrap ensemble of the same trees is
+fitted on ``--member-rows`` rows, and its model-load work (``BootstrapEnsemble.prepare``:
+the members' explainers and TreeSHAP tables, checked against pred_contribs) and one
+patient's driver noise (``contribution_sds``) are timed.
 
 Run: uv run python benchmarks/bench_explain.py [--rows 1000000] [--shap-rows 50000]
-     [--depth 3]
+     [--depth 3] [--members 20]
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import statistics
 import time
 from collections.abc import Callable
 
@@ -52,7 +61,8 @@ def timed(label: str, rows: int, fn: Callable[[], np.ndarray]) -> tuple[np.ndarr
     values = fn()
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
     print(f"{label:<34} {rows:>9,} rows  wall {wall:7.2f} s  cpu {cpu:7.2f} s  "
-          f"{rows / wall * 60:>12,.0f} rows/min  ({rows / cpu * 60:>12,.0f} per CPU-minute)")
+          f"{rows / wall * 60:>12,.0f} rows/min  ({rows / cpu * 60:>12,.0f} per CPU-minute, "
+          f"{cpu / rows * 1e6:6.1f} CPU-us a row)")
     return values, wall
 
 
@@ -63,7 +73,12 @@ def main() -> None:
                         help="rows explained by shap.TreeExplainer (slowest)")
     parser.add_argument("--train-rows", type=int, default=20_000)
     parser.add_argument("--depth", type=int, default=3, help="trees' max_depth")
+    parser.add_argument("--members", type=int, default=0,
+                        help="also time an ensemble of this many members at model load")
+    parser.add_argument("--member-rows", type=int, default=3000,
+                        help="training rows of the ensemble's members")
     args = parser.parse_args()
+    print(f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at the start")
 
     from spinerisk.cohort import simulate
     from spinerisk.explain import ModelExplainer
@@ -79,7 +94,8 @@ def main() -> None:
 
     cpu, wall = time.process_time(), time.perf_counter()
     assert explainer.batch_tables is not None  # built here, outside the timed runs
-    print(f"tables, one-time build (numba import, kernels, tables, check): wall "
+    explainer.explain_batch(Z[:1000])  # numba import and compiled-kernel load
+    print(f"tables, one-time build (tables, check, numba import, kernel load): wall "
           f"{time.perf_counter() - wall:.2f} s, cpu {time.process_time() - cpu:.2f} s")
     timed("batch risk + grouped contributions", len(frame),
           lambda: [(model.risk_of_encoded(z), explainer.explain_batch(z))
@@ -99,6 +115,34 @@ def main() -> None:
           f"shap {np.abs(by_shap - reference[:k]).max():.1e}")
     print(f"speed-up (wall): {wall_xgb / wall_ours:.1f}x pred_contribs, "
           f"{wall_shap / k * len(Z) / wall_ours:.1f}x shap.TreeExplainer")
+    if args.members:
+        member_load(args.members, args.member_rows, args.depth)
+    print(f"load average {os.getloadavg()[0]:.1f} at the end")
+
+
+def member_load(members: int, train_rows: int, depth: int) -> None:
+    """Model-load time of an ensemble's driver-noise tables and one patient's noise."""
+    from spinerisk.cohort import simulate
+    from spinerisk.explain import fit_bootstrap_ensemble
+
+    model = fitted_model(train_rows, depth)
+    frame = simulate(train_rows, seed=11, tasks=("response",)).frame
+    frame = frame[frame["response_50"].notna()]
+    ensemble = fit_bootstrap_ensemble(model, frame, frame["response_50"].astype(int),
+                                      n_members=members, seed=3)
+    cpu, wall = time.process_time(), time.perf_counter()
+    explainers, tables = ensemble.prepare()
+    print(f"ensemble of {members} at model load (explainers, driver-noise tables): wall "
+          f"{time.perf_counter() - wall:.2f} s, cpu {time.process_time() - cpu:.2f} s; "
+          f"{'tables' if tables is not None else 'no tables (pred_contribs per member)'}")
+    encoded = explainers[0].encode_frame(frame.iloc[:20])
+    runs = []
+    for i in range(len(encoded)):
+        cpu = time.process_time()
+        ensemble.contribution_sds([None], encoded[i:i + 1])
+        runs.append(time.process_time() - cpu)
+    print(f"one patient's driver noise: {statistics.median(runs) * 1e3:.1f} CPU-ms (median "
+          f"of {len(runs)})")
 
 
 if __name__ == "__main__":

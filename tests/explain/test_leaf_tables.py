@@ -78,6 +78,23 @@ def test_rows_do_not_depend_on_the_batch(seed, monkeypatch):
     assert np.array_equal(whole, one_by_one)
 
 
+
+@pytest.mark.parametrize("depth", [1, 3, 5])
+def test_numpy_lookup_and_compiled_kernel_give_the_same_bits(seed, depth, monkeypatch):
+    """A few rows (a patient, the members' driver noise) go through numpy, batches through
+    the kernel: the same values, grouped columns and a left-out feature included (numpy
+    in chunks of 7 rows here)."""
+    booster, X = _booster("binary:logistic", depth, seed)
+    tables = lt.LeafTables(booster)
+    monkeypatch.setattr(lt, "_LOOKUP_ENTRIES", 7 * tables.lookup.slot_base.size)
+    X = np.vstack([X, lt.probe_rows(tables._leaves, 5)])
+    for columns, n in ((np.arange(5), 5), (np.array([1, 0, 1, -1, 0]), 2)):
+        compiled = tables.contributions(X, columns, n, compiled=True)
+        assert np.array_equal(tables.contributions(X, columns, n, compiled=False), compiled)
+    expected = booster.predict(xgb.DMatrix(X, missing=np.nan), pred_contribs=True)
+    np.testing.assert_allclose(compiled, expected[:, [1, 0]] + expected[:, [4, 2]],
+                               atol=TOLERANCE, rtol=0)
+
 @pytest.mark.parametrize("learner", ["xgboost", "xgboost_cox"])
 def test_grouped_batch_path_equals_grouped_pred_contribs(models, frames, learner):
     model, frame = models[learner], frames[learner].iloc[:300]

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from spinerisk import schema
-from spinerisk.explain import LoadedModel, PatientService, fit_bootstrap_ensemble
+from spinerisk.explain import LoadedModel, PatientService, fit_bootstrap_ensemble, uncertainty
 from spinerisk.explain.service import Query
 
 
@@ -85,3 +85,13 @@ def test_tree_table_noise_equals_xgboost_member_noise(service, reoperation_frame
     for f, s in zip(fast, slow):
         assert f.keys() == s.keys()
         np.testing.assert_allclose(list(f.values()), list(s.values()), atol=1e-5)
+
+
+def test_members_over_the_table_budget_keep_xgboost_member_noise(service, monkeypatch):
+    """Deep members (here: a budget below their tables' size) are explained one by one by
+    xgboost's TreeSHAP instead."""
+    ensemble = service.loaded[0].model.bootstrap_
+    explainers, tables = ensemble.prepare()
+    assert tables is not None
+    monkeypatch.setattr(uncertainty, "MEMBER_TABLE_ENTRIES", len(ensemble.members) * 100)
+    assert uncertainty._leaf_tables(ensemble, explainers) is None

@@ -1,14 +1,14 @@
-"""The per-tree TreeSHAP tables equal xgboost's own TreeSHAP (pred_contribs), missing
-values and repeated split features included; a row in a batch equals the row alone."""
+"""The bootstrap members' TreeSHAP tables (the driver noise of a patient) equal xgboost's
+own TreeSHAP (pred_contribs), missing values and repeated split features included; a row
+in a batch equals the row alone."""
 
 from __future__ import annotations
 
 import numpy as np
-import pytest
 import xgboost as xgb
 
-from spinerisk.explain.forest import node_arrays
-from spinerisk.explain.treeshap import MAX_SPLITS, TreeTables
+from spinerisk.explain.leaf_tables import LeafTables
+from spinerisk.explain.uncertainty import MemberTables
 
 
 def _boosters(seed: int, depths=(1, 2, 3)):
@@ -31,10 +31,14 @@ def _xgboost(boosters, X) -> np.ndarray:
                      for b in boosters])
 
 
+def _tables(boosters, columns, n_columns) -> MemberTables:
+    return MemberTables([LeafTables(b) for b in boosters], columns, n_columns)
+
+
 def test_tables_equal_xgboost_treeshap(seed):
-    boosters, X = _boosters(seed)
+    boosters, X = _boosters(seed, depths=(1, 2, 3, 5))
     identity = [np.arange(6)] * len(boosters)
-    tables = TreeTables(node_arrays(boosters), identity, 6)
+    tables = _tables(boosters, identity, 6)
     # xgboost sums in float32; the tables in float64
     np.testing.assert_allclose(tables.grouped(X), _xgboost(boosters, X), atol=2e-6)
 
@@ -42,7 +46,7 @@ def test_tables_equal_xgboost_treeshap(seed):
 def test_grouped_columns_sum_their_features_and_drop_unreported_ones(seed):
     boosters, X = _boosters(seed)
     targets = [np.array([0, 0, 1, 1, -1, 2])] * len(boosters)
-    got = TreeTables(node_arrays(boosters), targets, 3).grouped(X)
+    got = _tables(boosters, targets, 3).grouped(X)
     raw = _xgboost(boosters, X)
     expected = np.stack([raw[..., 0] + raw[..., 1], raw[..., 2] + raw[..., 3], raw[..., 5]],
                         axis=-1)
@@ -51,13 +55,7 @@ def test_grouped_columns_sum_their_features_and_drop_unreported_ones(seed):
 
 def test_a_row_in_a_batch_equals_the_row_alone(seed):
     boosters, X = _boosters(seed)
-    tables = TreeTables(node_arrays(boosters), [np.arange(6)] * len(boosters), 6)
+    tables = _tables(boosters, [np.arange(6)] * len(boosters), 6)
     together = tables.grouped(X)
     alone = np.stack([tables.grouped(X[i:i + 1])[:, 0] for i in range(len(X))], axis=1)
     assert np.array_equal(together, alone)
-
-
-def test_trees_with_more_splits_than_tabulated_are_refused(seed):
-    boosters, _ = _boosters(seed, depths=(5,))
-    with pytest.raises(ValueError, match=f"limited to {MAX_SPLITS}"):
-        TreeTables(node_arrays(boosters), [np.arange(6)], 6)

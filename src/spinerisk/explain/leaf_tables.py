@@ -15,9 +15,14 @@ per booster:
 Explaining a row is then one comparison per split node and, per leaf, its pattern index
 and ``k`` table reads added into the row's output columns (clinical variables for grouped
 contributions), instead of xgboost's ``O(leaves * depth**2)`` path extension and unwinding
-per tree. Everything is accumulated in float64 (xgboost works in float32), so the values
-agree with ``pred_contribs`` to float32 rounding; the tests bound the difference at 1e-6
-on the margin scale.
+per tree. The tables are built in numpy (``H`` from the elementary symmetric polynomials
+of the ``z`` of every subset, for all leaves with the same ``k`` at once); rows are looked
+up by a compiled kernel for batches (:mod:`spinerisk.explain.leaf_kernels`) or in numpy for
+a few rows (a patient, the bootstrap members' driver noise of
+:mod:`spinerisk.explain.uncertainty`), and the two give the same bits. Everything is
+accumulated in float64 (xgboost works in float32), so the values agree with
+``pred_contribs`` to float32 rounding; the tests bound the difference at 1e-6 on the
+margin scale.
 
 Tables are built once per booster (cached for the booster's lifetime, never pickled) and
 are *refused*, with the reason in :attr:`LeafTables.refused`, for boosters outside what
@@ -31,8 +36,9 @@ The tables are also checked against ``pred_contribs`` on rows that reach every b
 (split values, values just below them, missing values) when built, and refused if they
 disagree.
 
-numba is imported only by :mod:`spinerisk.explain.leaf_kernels`, on a batch's first use;
-the compiled kernels are cached on disk (next to the module, or in the user's cache folder
+numba is imported only by :mod:`spinerisk.explain.leaf_kernels`, on the first batch of more
+than :data:`NUMPY_MAX_ROWS` rows (never when tables are built or a few rows looked up); the
+compiled kernel is cached on disk (next to the module, or in the user's cache folder
 when the package folder is read-only; ``NUMBA_CACHE_DIR`` names another).
 """
 
@@ -57,6 +63,11 @@ _BASE_LINKS = {"binary:logistic": lambda p: math.log(p / (1 - p)), "survival:cox
                "reg:squarederror": lambda p: p}
 #: rows a thread gets at least (a thread pool costs more than a few rows' work)
 _ROWS_PER_THREAD = 1000
+#: batches up to this many rows are looked up in numpy (no numba import, no kernel load)
+NUMPY_MAX_ROWS = 64
+#: slots (rows x leaves x path features) the numpy lookup handles at once, at least one
+#: row: 256 KB a temporary (chunks of 2-8 MB fell out of cache: 2-2.5x the CPU a row)
+_LOOKUP_ENTRIES = 1 << 15
 
 _CACHE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
@@ -79,6 +90,10 @@ class _Leaves:
     slot_feature: np.ndarray     # feature of each distinct-feature slot
     slot_zero: np.ndarray        # z_j: product of the slot's cover ratios
     leaf_value: np.ndarray       # (leaves,) float64
+    step_start: np.ndarray       # (leaves + 1,) int64 offsets into step_* (a leaf's path)
+    step_node: np.ndarray        # split node of each path step
+    step_left: np.ndarray        # bool: the path goes left there
+    step_bit: np.ndarray         # int64: 1 << slot of the step's feature
 
 
 class LeafTables:
@@ -91,6 +106,9 @@ class LeafTables:
     ----------
     booster : xgboost.Booster
         Fitted trees.
+    max_entries : int, optional
+        Largest table (floats) built, a larger one refused (default
+        :data:`MAX_TABLE_ENTRIES`).
 
     Attributes
     ----------
@@ -101,7 +119,7 @@ class LeafTables:
     n_features : int
     """
 
-    def __init__(self, booster):
+    def __init__(self, booster, max_entries: int | None = None):
         self.n_features = int(booster.num_features())
         self.refused = _refusal(booster)
         if self.refused is not None:
@@ -115,16 +133,15 @@ class LeafTables:
             return
         sizes = np.diff(self._leaves.slot_start)
         entries = int(np.sum(sizes * (1 << sizes)))
-        if entries > MAX_TABLE_ENTRIES:
+        max_entries = MAX_TABLE_ENTRIES if max_entries is None else max_entries
+        if entries > max_entries:
             self.refused = (f"TreeSHAP tables would hold {entries:,} floats (limit "
-                            f"{MAX_TABLE_ENTRIES:,}): trees too deep or too many")
+                            f"{max_entries:,}): trees too deep or too many")
             return
-        kernels = _kernels()
         self._table_start = np.concatenate([[0], np.cumsum(sizes * (1 << sizes))])
-        self._table = np.empty(entries)
-        tree_bases = kernels.fill_tables(self._leaves.slot_start, self._leaves.slot_zero,
-                                         self._leaves.leaf_value, self._table_start,
-                                         self._table)
+        table, tree_bases = _fill_tables(self._leaves, self._table_start)
+        self.lookup = TableLookup.of(self._leaves, self._table_start, table)
+        self._table = self.lookup.table[:-1]  # the same floats (the lookup's copy, less its 0)
         base_score = float(json.loads(model["learner_model_param"]["base_score"])[0])
         objective = json.loads(booster.save_config())["learner"]["objective"]["name"]
         self.base = _BASE_LINKS[objective](base_score) + tree_bases
@@ -132,8 +149,8 @@ class LeafTables:
         if error > CHECK_TOLERANCE:
             self.refused = f"TreeSHAP tables disagree with pred_contribs by {error:.2g}"
 
-    def contributions(self, X: np.ndarray, column_of_feature: np.ndarray,
-                      n_columns: int) -> np.ndarray:
+    def contributions(self, X: np.ndarray, column_of_feature: np.ndarray, n_columns: int,
+                      compiled: bool | None = None) -> np.ndarray:
         """SHAP values of encoded rows, summed into output columns.
 
         Parameters
@@ -142,8 +159,12 @@ class LeafTables:
             Encoded rows (NaN = missing).
         column_of_feature : ndarray of int, shape (n_features,)
             Output column of each feature (e.g. its clinical variable; ``arange`` for
-            per-feature values).
+            per-feature values), -1 for a feature left out.
         n_columns : int
+        compiled : bool, optional
+            Look the rows up with the compiled kernel (True) or in numpy (False); by
+            default the kernel for more than :data:`NUMPY_MAX_ROWS` rows. Both give the
+            same bits.
 
         Returns
         -------
@@ -153,9 +174,20 @@ class LeafTables:
         if X.ndim != 2 or X.shape[1] != self.n_features:
             raise ValueError(f"TreeSHAP tables: rows of {self.n_features} encoded features "
                              f"expected, got shape {X.shape}")
+        column = np.asarray(column_of_feature, np.int64)
+        # a left-out feature's values go to one extra column, dropped at the end
+        if compiled or (compiled is None and X.shape[0] > NUMPY_MAX_ROWS):
+            out = np.zeros((X.shape[0], n_columns + 1))
+            slot_column = np.where(column < 0, n_columns, column)[self._leaves.slot_feature]
+            self._explain_compiled(X, slot_column, out)
+        else:
+            out = self.lookup.sums(X, self.lookup.slot_columns(column, n_columns),
+                                   n_columns + 1)
+        return out[:, :n_columns]
+
+    def _explain_compiled(self, X: np.ndarray, slot_column: np.ndarray, out: np.ndarray):
+        """The compiled kernel over row blocks, on threads."""
         leaves = self._leaves
-        slot_column = np.asarray(column_of_feature, np.int64)[leaves.slot_feature]
-        out = np.zeros((X.shape[0], n_columns))
         kernel = _kernels().explain_rows
         args = (X, leaves.feature, leaves.threshold, leaves.default_left, leaves.left,
                 leaves.right, leaves.node_bit, leaves.tree_node_start, leaves.tree_leaf_start,
@@ -168,7 +200,6 @@ class LeafTables:
         else:  # the kernel releases the GIL: threads share the tables and write own rows
             with ThreadPoolExecutor(len(bounds) - 1) as pool:
                 list(pool.map(lambda b: kernel(*args, *b), pairwise(bounds)))
-        return out
 
     def _disagreement(self, booster) -> float:
         """Largest difference from pred_contribs on rows that take every branch."""
@@ -176,9 +207,130 @@ class LeafTables:
 
         X = probe_rows(self._leaves, self.n_features)
         expected = booster.predict(xgb.DMatrix(X, missing=np.nan), pred_contribs=True)
-        got = self.contributions(X, np.arange(self.n_features), self.n_features)
+        got = self.contributions(X, np.arange(self.n_features), self.n_features,
+                                 compiled=False)
         return float(max(np.abs(got - expected[:, :-1]).max(),
                          np.abs(self.base - expected[:, -1]).max()))
+
+
+@dataclass(frozen=True)
+class TableLookup:
+    """What the numpy lookup reads, for one booster's tables or several boosters' together
+    (:meth:`concat`: the bootstrap members of :mod:`spinerisk.explain.uncertainty`, one
+    pass for all of them).
+
+    Per leaf, its path steps and its slots are rows of padded matrices (a padding step
+    never contradicts; a padding slot reads some entry of the table, at offset 0 plus its
+    leaf's pattern row, into a column that is dropped), so a few rows cost a handful of
+    array operations. A leaf's pattern
+    comes from its steps (a slot's bit is cleared when the row leaves the path at one of
+    its splits); each slot reads its table entry, and the entries are summed per row and
+    output column in slot order (the compiled kernel's order: both give the same bits)."""
+
+    feature: np.ndarray       # (splits,) feature of each split node
+    threshold: np.ndarray     # (splits,) float32
+    default_left: np.ndarray  # (splits,) bool
+    step_split: np.ndarray    # (depth, leaves) split (index into the above) of each step
+    step_left: np.ndarray     # (depth, leaves) bool: the path goes left there
+    step_bit: np.ndarray      # (depth, leaves) 1 << slot of the step's feature (padding 0)
+    leaf_k: np.ndarray        # (leaves,) distinct path features (table row length)
+    leaf_low: np.ndarray      # (leaves,) 2**k - 1: the bits of the leaf's slots
+    slot_base: np.ndarray     # (leaves, k) table offset of the slot in pattern 0 (padding 0)
+    slot_feature: np.ndarray  # (leaves, k) feature of each slot (padding -1)
+    table: np.ndarray         # the tables, then a 0 (never empty)
+
+    @classmethod
+    def of(cls, leaves: _Leaves, table_start: np.ndarray, table: np.ndarray) -> TableLookup:
+        splits = np.flatnonzero(leaves.feature >= 0)
+        step_split, step_left, step_bit = (
+            np.ascontiguousarray(_padded(a, leaves.step_start, 0).T) for a in (
+                np.searchsorted(splits, leaves.step_node), leaves.step_left, leaves.step_bit))
+        k = np.diff(leaves.slot_start)
+        rank = np.arange(len(leaves.slot_feature)) - np.repeat(leaves.slot_start[:-1], k)
+        base = np.repeat(table_start[:-1], k) + rank
+        return cls(leaves.feature[splits], leaves.threshold[splits],
+                   leaves.default_left[splits], step_split, step_left, step_bit,
+                   k, (1 << k) - 1, _padded(base, leaves.slot_start, 0),
+                   _padded(leaves.slot_feature, leaves.slot_start, -1), np.append(table, 0.0))
+
+    @classmethod
+    def concat(cls, lookups: list[TableLookup]) -> TableLookup:
+        """Several boosters' lookups as one (their indices shifted past the ones before)."""
+        depth = max(u.step_split.shape[0] for u in lookups)
+        width = max(u.slot_base.shape[1] for u in lookups)
+        split_offset = np.cumsum([0] + [len(u.feature) for u in lookups])
+        table_offset = np.cumsum([0] + [len(u.table) - 1 for u in lookups])
+
+        def joined(name, columns, fill, axis=0):
+            """Leaves joined along ``axis``, padded to ``columns`` along the other."""
+            parts = [getattr(u, name) for u in lookups]
+            pads = [[(0, 0), (0, columns - p.shape[1 - axis])] for p in parts]
+            return np.concatenate([np.pad(p, pad if axis == 0 else pad[::-1],
+                                          constant_values=fill)
+                                   for p, pad in zip(parts, pads)], axis=axis)
+
+        step_split = joined("step_split", depth, 0, axis=1)
+        slot_base, slot_feature = joined("slot_base", width, 0), joined("slot_feature",
+                                                                         width, -1)
+        leaves = np.cumsum([0] + [len(u.leaf_k) for u in lookups])
+        for i in range(len(lookups)):
+            step_split[:, leaves[i]:leaves[i + 1]] += split_offset[i]
+            slot_base[leaves[i]:leaves[i + 1]] += table_offset[i]
+        slot_base[slot_feature < 0] = 0  # padding slots: offset 0, as in each booster's
+        return cls(np.concatenate([u.feature for u in lookups]),
+                   np.concatenate([u.threshold for u in lookups]),
+                   np.concatenate([u.default_left for u in lookups]), step_split,
+                   joined("step_left", depth, False, axis=1),
+                   joined("step_bit", depth, 0, axis=1),
+                   np.concatenate([u.leaf_k for u in lookups]),
+                   np.concatenate([u.leaf_low for u in lookups]), slot_base, slot_feature,
+                   np.concatenate([u.table[:-1] for u in lookups] + [[0.0]]))
+
+    def slot_columns(self, column_of_feature: np.ndarray, n_columns: int) -> np.ndarray:
+        """Output column of every (padded) slot; a padding slot or a left-out feature
+        (column -1) goes to column ``n_columns``, to be dropped."""
+        column = np.append(np.where(column_of_feature < 0, n_columns, column_of_feature),
+                           n_columns)
+        return column[self.slot_feature].ravel()  # slot_feature -1: the appended column
+
+    def sums(self, X: np.ndarray, slot_column: np.ndarray, n_columns: int) -> np.ndarray:
+        """Per row, the table entries of every slot summed into ``slot_column``'s columns
+        (:meth:`slot_columns`): array (rows, n_columns). Rows go in chunks of at most
+        :data:`_LOOKUP_ENTRIES` slots in all (the temporaries are slots x rows)."""
+        out = np.empty((X.shape[0], n_columns))
+        chunk = max(1, _LOOKUP_ENTRIES // self.slot_base.size)
+        for i in range(0, X.shape[0], chunk):
+            rows = X[i:i + chunk]
+            found = self._entries(rows)  # slots x rows: a row's slots in slot order
+            bins = slot_column[:, None] + n_columns * np.arange(rows.shape[0])[None, :]
+            out[i:i + chunk] = np.bincount(
+                bins.ravel(), weights=found.ravel(),
+                minlength=rows.shape[0] * n_columns).reshape(rows.shape[0], n_columns)
+        return out
+
+    def _entries(self, X: np.ndarray) -> np.ndarray:
+        """Every slot's table entry for the rows' patterns: array (leaves * k, rows); rows
+        innermost, so each gather below moves a few contiguous values."""
+        x = X.T[self.feature]
+        with np.errstate(over="ignore", invalid="ignore"):  # xgboost compares in float32
+            below = x.astype(np.float32) < self.threshold[:, None]
+        goes_left = np.where(np.isnan(x), self.default_left[:, None], below)
+        contradicted = np.zeros((len(self.leaf_k), X.shape[0]), np.int64)
+        for split, left, bit in zip(self.step_split, self.step_left, self.step_bit):
+            contradicted |= (goes_left[split] != left[:, None]) * bit[:, None]
+        row = (~contradicted & self.leaf_low[:, None]) * self.leaf_k[:, None]  # table row
+        # a padding slot reads offset 0 + row <= (2**k - 1) * k, inside the leaf's own size
+        return self.table[self.slot_base[:, :, None] + row[:, None, :]].reshape(-1, X.shape[0])
+
+
+def _padded(values: np.ndarray, start: np.ndarray, fill) -> np.ndarray:
+    """Ragged rows ``values[start[i]:start[i + 1]]`` as a matrix padded with ``fill``."""
+    lengths = np.diff(start)
+    out = np.full((len(lengths), max(int(lengths.max(initial=0)), 1)), fill,
+                  dtype=values.dtype)
+    out[np.repeat(np.arange(len(lengths)), lengths),
+        np.arange(len(values)) - np.repeat(start[:-1], lengths)] = values
+    return out
 
 
 def leaf_tables(booster) -> LeafTables:
@@ -220,21 +372,22 @@ def _refusal(booster) -> str | None:
 
 def _flatten(trees: list[dict]) -> _Leaves:
     """Node arrays of all trees (renumbered depth-first) and, per leaf, the distinct
-    features of its path with their cover-ratio products."""
+    features of its path with their cover-ratio products, and the path's steps."""
     columns: dict[str, list] = {k: [] for k in ("feature", "threshold", "default_left",
                                                 "left", "right", "node_bit",
                                                 "leaf_node", "slot_feature", "slot_zero",
-                                                "leaf_value")}
-    slot_start, tree_node_start, tree_leaf_start = [0], [0], [0]
+                                                "leaf_value", "steps")}
+    slot_start, step_start, tree_node_start, tree_leaf_start = [0], [0], [0], [0]
     for tree in trees:
         if any(tree["split_type"]) or tree["tree_param"].get("size_leaf_vector", "1") not in \
                 ("0", "1"):
             raise _Unsupported("categorical splits or vector leaves")
         left, right, cover = tree["left_children"], tree["right_children"], tree["sum_hessian"]
-        # (node, parent's new id or -1, went left, path features, their cover-ratio products)
-        stack: list[tuple[int, int, bool, tuple, tuple]] = [(0, -1, False, (), ())]
+        # (node, parent's new id or -1, went left, path features, their cover-ratio
+        # products, path steps as (split's new id, goes left, its slot's bit))
+        stack: list[tuple[int, int, bool, tuple, tuple, tuple]] = [(0, -1, False, (), (), ())]
         while stack:
-            node, parent, went_left, features, zeros = stack.pop()
+            node, parent, went_left, features, zeros, steps = stack.pop()
             new = len(columns["feature"])
             if parent >= 0:
                 columns["left" if went_left else "right"][parent] = new
@@ -251,28 +404,82 @@ def _flatten(trees: list[dict]) -> _Leaves:
                 columns["slot_feature"] += features
                 columns["slot_zero"] += zeros
                 columns["leaf_value"].append(tree["split_conditions"][node])
+                columns["steps"] += steps
                 slot_start.append(len(columns["slot_feature"]))
+                step_start.append(len(columns["steps"]))
                 continue
             slot = features.index(feature) if feature in features else len(features)
             columns["node_bit"].append(1 << slot)
             for child, is_left in ((right[node], False), (left[node], True)):
                 ratio = cover[child] / cover[node]
+                child_steps = (*steps, (new, is_left, 1 << slot))
                 if slot < len(features):
                     child_zeros = (*zeros[:slot], zeros[slot] * ratio, *zeros[slot + 1:])
-                    stack.append((child, new, is_left, features, child_zeros))
+                    stack.append((child, new, is_left, features, child_zeros, child_steps))
                 else:
-                    stack.append((child, new, is_left, (*features, feature), (*zeros, ratio)))
+                    stack.append((child, new, is_left, (*features, feature), (*zeros, ratio),
+                                  child_steps))
         tree_node_start.append(len(columns["feature"]))
         tree_leaf_start.append(len(columns["leaf_node"]))
     ints = {k: np.array(columns[k], np.int64) for k in ("feature", "left", "right", "node_bit",
                                                         "leaf_node", "slot_feature")}
+    steps = np.array(columns["steps"], np.int64).reshape(-1, 3)
     return _Leaves(threshold=np.array(columns["threshold"], np.float32),
                    default_left=np.array(columns["default_left"], bool),
                    slot_start=np.array(slot_start, np.int64),
                    slot_zero=np.array(columns["slot_zero"], np.float64),
                    leaf_value=np.array(columns["leaf_value"], np.float64),
                    tree_node_start=np.array(tree_node_start, np.int64),
-                   tree_leaf_start=np.array(tree_leaf_start, np.int64), **ints)
+                   tree_leaf_start=np.array(tree_leaf_start, np.int64),
+                   step_start=np.array(step_start, np.int64), step_node=steps[:, 0],
+                   step_left=steps[:, 1].astype(bool), step_bit=steps[:, 2], **ints)
+
+
+def _fill_tables(leaves: _Leaves, table_start: np.ndarray) -> tuple[np.ndarray, float]:
+    """Every leaf's ``2**k x k`` table of Shapley values per path pattern (row-major:
+    pattern, then slot), all leaves with the same ``k`` at once, and the sum of the
+    leaves' shares of the expected value (``value * prod z``)."""
+    sizes = np.diff(leaves.slot_start)
+    table = np.empty(int(table_start[-1]))
+    base = float(np.sum(leaves.leaf_value[sizes == 0]))
+    for k in np.unique(sizes[sizes > 0]).tolist():
+        which = np.flatnonzero(sizes == k)
+        z = leaves.slot_zero[leaves.slot_start[which][:, None] + np.arange(k)]
+        value = leaves.leaf_value[which]
+        product, symmetric = _subset_polynomials(z)
+        base += float(np.sum(value * product[:, -1]))
+        subsets = np.arange(1 << k)
+        size = np.bitwise_count(subsets.astype(np.uint64)).astype(np.int64)
+        # H(Q) = sum_s |S|!(k-|S|-1)!/k! e_{|Q|-s}(z_Q): the weight of each e_m(z_Q)
+        shapley = np.array([math.factorial(s) * math.factorial(k - s - 1) / math.factorial(k)
+                            for s in range(k)] + [0.0])  # |S| = k never enters H
+        shift = size[:, None] - np.arange(k + 1)  # |S| = |Q| - m
+        weight = np.where(shift >= 0, shapley[np.clip(shift, 0, k)], 0.0)
+        h = np.einsum("lqm,qm->lq", symmetric, weight)
+        pattern, j = subsets[:, None], np.arange(k)[None, :]
+        on = (pattern >> j) & 1
+        outside = ((1 << k) - 1) & ~pattern & ~(1 << j)  # slots neither in P nor j
+        values = (value[:, None, None] * (on - z[:, None, :]) * product[:, outside]
+                  * h[:, pattern & ~(1 << j)])
+        table[table_start[which][:, None] + np.arange((1 << k) * k)] = values.reshape(
+            len(which), -1)
+    return table, base
+
+
+def _subset_polynomials(z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For rows ``z`` (leaves x k): the product of ``z`` over every subset (bit mask) of the
+    slots, and the elementary symmetric polynomials ``e_0..e_k`` of ``z`` over it; built one
+    slot at a time (the subsets holding slot ``i`` extend those below ``2**i``)."""
+    n, k = z.shape
+    product = np.ones((n, 1 << k))
+    symmetric = np.zeros((n, 1 << k, k + 1))
+    symmetric[:, 0, 0] = 1.0
+    for i in range(k):
+        low, high = slice(0, 1 << i), slice(1 << i, 1 << (i + 1))
+        product[:, high] = product[:, low] * z[:, i:i + 1]
+        symmetric[:, high] = symmetric[:, low]
+        symmetric[:, high, 1:] += z[:, i, None, None] * symmetric[:, low, :-1]
+    return product, symmetric
 
 
 class _Unsupported(ValueError):

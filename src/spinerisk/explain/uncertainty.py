@@ -41,7 +41,9 @@ the training rows (always for the tree learners, whose encoding has nothing to l
 tree members are then walked together as one compiled numpy forest
 (:mod:`spinerisk.explain.forest`, checked equal to xgboost when built), so one patient
 costs one encoding and one forest walk; the members' SHAP values for the drivers' noise
-come from one table per tree (:mod:`spinerisk.explain.treeshap`) for small trees. Every
+come from each member's TreeSHAP tables (:mod:`spinerisk.explain.leaf_tables`, the batch
+path's, built in numpy at load and looked up in numpy) while all members' tables together
+stay under :data:`MEMBER_TABLE_ENTRIES` floats. Every
 per-record method has a many-rows form (``risks_of_rows``, ``intervals_of_rows``,
 ``contribution_sds``) whose answer for a row equals the one-row call's exactly.
 
@@ -67,11 +69,16 @@ from scipy.stats import t as student_t
 from sklearn.base import clone
 
 from spinerisk.explain.contributions import _is_xgboost
-from spinerisk.explain.forest import CompiledForest, node_arrays
-from spinerisk.explain.treeshap import TreeTables
+from spinerisk.explain.forest import CompiledForest
+from spinerisk.explain.leaf_tables import LeafTables, TableLookup
 
 #: Attribute of a fitted RiskModel that carries its ensemble (set by training).
 ENSEMBLE_ATTRIBUTE = "bootstrap_"
+
+#: most floats of all members' TreeSHAP tables together (32 MB, in every server worker):
+#: 20 members of 300 trees need ~1.2M at depth 3 and ~6M at depth 4; deeper members are
+#: explained one by one by xgboost's pred_contribs
+MEMBER_TABLE_ENTRIES = 1 << 22
 
 
 #: a range is called a "95% interval" only when its measured coverage reaches this
@@ -193,7 +200,7 @@ class BootstrapEnsemble:
         member for all of them); each record's values equal its own one-row call's."""
         explainers, tables = self.prepare()
         names = explainers[0].groups.variables
-        if tables is not None:  # every member at once, from the tree tables
+        if tables is not None:  # every member from its TreeSHAP tables
             values = tables.grouped(encoded)
         else:
             shared_rows = encoded
@@ -211,10 +218,10 @@ class BootstrapEnsemble:
         return [dict(zip(names, values[:, i, :].std(axis=0, ddof=1).tolist()))
                 for i in range(len(records))]
 
-    def prepare(self) -> tuple[list, TreeTables | None]:
-        """The members' explainers and, for small trees on one encoding, their tree
-        tables (:mod:`spinerisk.explain.treeshap`): built on first use, or ahead of the
-        first patient by a server (before it forks its workers)."""
+    def prepare(self) -> tuple[list, MemberTables | None]:
+        """The members' explainers and, for trees on one encoding, their TreeSHAP tables
+        (:class:`MemberTables`): built on first use, or ahead of the first patient by a
+        server (before it forks its workers)."""
         from spinerisk.explain.model_explainer import ModelExplainer
 
         explainers = getattr(self, "_explainers", None)
@@ -275,42 +282,61 @@ class BootstrapEnsemble:
         return _logit_interval(model.risk_of_encoded(encoded), self.risks(X, encoded), level)
 
 
-def _leaf_tables(ensemble: BootstrapEnsemble, explainers: list) -> TreeTables | None:
-    """Tree tables of the members, when they are small xgboost trees on the main
-    encoding, and only if they reproduce xgboost's own TreeSHAP (checked on
-    rows that take every branch of every split and every missing direction)."""
+class MemberTables:
+    """The members' TreeSHAP tables as one numpy lookup, each member's features mapped to
+    the first member's clinical variables.
+
+    Parameters
+    ----------
+    tables : list of LeafTables
+        One per member (built and checked against its pred_contribs).
+    columns : list of ndarray
+        Per member, the output column of each encoded feature (-1: a variable the first
+        member does not report).
+    n_columns : int
+    """
+
+    def __init__(self, tables: list[LeafTables], columns: list[np.ndarray], n_columns: int):
+        self.n_members, self.n_columns = len(tables), n_columns
+        self.lookup = TableLookup.concat([t.lookup for t in tables])
+        # member m's column c is m * (n_columns + 1) + c; each member's last is dropped
+        width = n_columns + 1
+        member = np.repeat(np.arange(len(tables)), [len(t.lookup.leaf_k) for t in tables])
+        column = np.stack([np.append(np.where(c < 0, n_columns, c), n_columns)
+                           for c in columns])  # a padding slot (feature -1): the last
+        self.slot_column = (member[:, None] * width
+                            + column[member[:, None], self.lookup.slot_feature]).ravel()
+
+    def grouped(self, X: np.ndarray) -> np.ndarray:
+        """Grouped SHAP values of rows ``X``: array (members, rows, variables). One numpy
+        pass for all members (no numba in a server); each row is summed on its own, in
+        its member's slot order, so a row in a batch equals the row alone and each
+        member's values equal its own tables' (``LeafTables.contributions``)."""
+        X = np.atleast_2d(np.asarray(X, dtype=np.float64))
+        width = self.n_columns + 1
+        sums = self.lookup.sums(X, self.slot_column, self.n_members * width)
+        return sums.reshape(len(X), self.n_members, width)[..., :-1].transpose(1, 0, 2)
+
+
+def _leaf_tables(ensemble: BootstrapEnsemble, explainers: list) -> MemberTables | None:
+    """The members' TreeSHAP tables, when they are xgboost trees on the main encoding and
+    small enough together; each booster's tables are checked against its pred_contribs
+    when built (:class:`~spinerisk.explain.leaf_tables.LeafTables`)."""
     if ensemble.forest is None or explainers[0].family != "trees":
         return None
-    boosters = [m.estimator_.get_booster() for m in ensemble.members]
-    nodes = node_arrays(boosters)
     names = explainers[0].groups.variables
     column = {name: k for k, name in enumerate(names)}
-    targets = [np.array([column.get(e.groups.variables[j], -1)
-                         for j in e.groups.matrix.argmax(axis=1)]) for e in explainers]
-    try:
-        tables = TreeTables(nodes, targets, len(names))
-    except ValueError:  # larger trees: xgboost's recursion, member by member
-        return None
-    rows = _branch_rows(nodes, explainers[0].groups.matrix.shape[0])
-    expected = np.stack([_aligned(e.explain_encoded(rows), names) for e in explainers])
-    scale = max(1.0, float(np.abs(expected).max()))
-    if np.abs(tables.grouped(rows) - expected).max() > 1e-5 * scale:
-        return None
-    return tables
-
-
-def _branch_rows(nodes: dict[str, np.ndarray], n_features: int, n: int = 64) -> np.ndarray:
-    """Rows whose values sit exactly on, just below, or missing at the splits' thresholds
-    (seeded): together they take every direction of the trees' splits."""
-    rng = np.random.default_rng(0)
-    inner = ~nodes["leaf"]
-    rows = np.zeros((n, n_features), dtype=np.float32)
-    for feature in np.unique(nodes["feature"][inner]):
-        splits = nodes["split"][inner & (nodes["feature"] == feature)].astype(np.float32)
-        below = np.nextafter(splits, np.float32(-np.inf))
-        choices = np.concatenate([splits, below, [np.float32(np.nan)]])
-        rows[:, feature] = rng.choice(choices, n)
-    return rows
+    budget = MEMBER_TABLE_ENTRIES // len(explainers)
+    tables, columns = [], []
+    for member, explainer in zip(ensemble.members, explainers):
+        member_tables = LeafTables(member.estimator_.get_booster(), max_entries=budget)
+        if member_tables.refused is not None:  # xgboost's TreeSHAP, member by member
+            return None
+        groups = explainer.groups
+        tables.append(member_tables)
+        columns.append(np.array([column.get(groups.variables[c], -1)
+                                 for c in groups.column_of_feature], dtype=np.int64))
+    return MemberTables(tables, columns, len(names))
 
 
 def _aligned(grouped, names: tuple[str, ...]) -> np.ndarray:
