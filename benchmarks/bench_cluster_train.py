@@ -62,7 +62,15 @@ def config(data: Path, args: argparse.Namespace) -> dict:
 
 
 def peak_rss_gib() -> float:
-    """This process's peak resident memory (Linux reports KiB)."""
+    """This process's own peak resident memory: ``VmHWM`` of its address space.
+
+    Not ``ru_maxrss``: Linux carries a parent's peak into a child across fork and exec,
+    so a spawned child (the in-memory reference, a Dask worker) would report at least its
+    parent's peak (the reference once reported the client's 7.49 GiB as its own).
+    """
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 2**20  # kB
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
 
 
