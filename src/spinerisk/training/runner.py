@@ -517,8 +517,8 @@ def _develop(config, task, data, summary, make_fitter, *, tracking_uri, progress
     not_run = summary.setdefault("phases_not_run", {})
     for phase, reason in not_run.items() if announce is not None else ():
         announce(f"not run: {phase} ({reason})")
-    if announce is not None and tuning_sample_statement(config):
-        announce(tuning_sample_statement(config))
+    if announce is not None and (statement := tuning_sample_statement(config)):
+        announce(statement)
     folds = grouped_folds(data.event, data.groups, config.cv.folds, config.seed)
     fold_log = folds.describe(data.event)
     if not log:
