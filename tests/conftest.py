@@ -38,8 +38,11 @@ def postgres_url():
         port = probe.getsockname()[1]
     data = Path(tempfile.mkdtemp(prefix="spinerisk-pg-"))
     script = Path(__file__).resolve().parents[1] / "scripts" / "start-postgres.sh"
+    # one server for the whole session: an MLflow server's pools, Dask workers and killed
+    # runs (whose connections linger until the server notices) share it
     url = subprocess.run(["bash", str(script), str(data), str(port)], check=True,
-                         capture_output=True, text=True).stdout.strip()
+                         capture_output=True, text=True,
+                         env={**os.environ, "PG_MAX_CONNECTIONS": "300"}).stdout.strip()
     yield url
     owner = ["runuser", "-u", "postgres", "--"] if os.getuid() == 0 else []
     subprocess.run([*owner, f"{binaries[-1]}/pg_ctl", "-D", str(data), "-m", "fast", "stop"],

@@ -77,11 +77,15 @@ def test_a_killed_dask_study_resumes_and_loses_no_trial(tmp_path, request, backe
     study = f"resume-{tmp_path.name}"  # the PostgreSQL server is shared by the session
     script = tmp_path / "run.py"
     script.write_text(RUN)
-    run = subprocess.Popen([sys.executable, str(script), storage, str(TRIALS), str(HEARTBEAT_S),
-                            study], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    with (tmp_path / "run.err").open("w") as errors:  # the child keeps its own copy
+        run = subprocess.Popen([sys.executable, str(script), storage, str(TRIALS),
+                                str(HEARTBEAT_S), study], stdout=subprocess.DEVNULL,
+                               stderr=errors)
     deadline = time.monotonic() + 120
-    while not _killable_moment(storage, study) and time.monotonic() < deadline:
+    while (not _killable_moment(storage, study) and time.monotonic() < deadline
+           and run.poll() is None):
         time.sleep(0.05)
+    assert run.poll() is None, f"the run ended by itself: {(tmp_path / 'run.err').read_text()[-2000:]}"
     os.kill(run.pid, signal.SIGKILL)  # the whole run: client, scheduler and workers
     run.wait()
     killed_at = time.monotonic()
