@@ -11,7 +11,8 @@ data               simulate, care-pathway features, task rows, fingerprint
 folds              outer fold assignment and its log
 outer.tuning       the Optuna study inside each outer fold (inner folds)
 outer.fit          base learner on each outer fold's training part
-outer.calibration  the out-of-fold margins behind each outer model's Platt fit
+outer.calibration  the out-of-fold margins behind each outer model's Platt fit (none
+                   where a fit calibrates on its rounds fold, ``calibration.margins``)
 metrics            the bootstrap CIs of the pooled held-out risks (``cv.bootstrap``)
 final.tuning       the study on all rows
 *.rounds           the boosting rounds re-chosen on all a study's rows after its trials
@@ -52,8 +53,9 @@ at most the config's ``search.sample_rows`` rows (``--sample-rows`` overrides it
 every row; the run's per-study ``tuning_rows`` give the measured ones); the rounds
 re-chosen on all a study's rows count with the fits (linear in rows).
 
-``--sample-rows N`` and ``--member-calibration`` set ``search.sample_rows`` and
-``uncertainty.member_calibration`` for a measured run (default: the config's).
+``--sample-rows N``, ``--member-calibration`` and ``--calibration-margins`` set
+``search.sample_rows``, ``uncertainty.member_calibration`` and ``calibration.margins``
+for a measured run (default: the config's).
 """
 
 from __future__ import annotations
@@ -192,6 +194,9 @@ def config_for(args):
     if args.member_calibration is not None:
         update["uncertainty"] = config.uncertainty.model_copy(
             update={"member_calibration": args.member_calibration})
+    if args.calibration_margins is not None:
+        update["calibration"] = config.calibration.model_copy(
+            update={"margins": args.calibration_margins})
     if args.members is not None:
         update["uncertainty"] = update.get("uncertainty", config.uncertainty).model_copy(
             update={"bootstrap_members": args.members})
@@ -224,7 +229,9 @@ def measure(args) -> dict:
                        "inner_folds": config.search.inner_folds,
                        "outer_folds": config.cv.folds, "bootstrap": config.cv.bootstrap,
                        "members": config.uncertainty.bootstrap_members,
-                       "calibration_folds": config.calibration.folds},
+                       "calibration_folds": config.calibration.folds,
+                       "calibration_margins": getattr(config.calibration, "margins",
+                                                      "cross_fit")},
             "code": str(Path(runner.__file__).resolve().parents[2]),
             "wall_s": wall, "cpu_s": cpu, "load_average": os.getloadavg(),
             "peak_rss_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20,
@@ -383,6 +390,8 @@ def main() -> None:
                         help="search.sample_rows (default: the config's; 0: every row)")
     parser.add_argument("--member-calibration", choices=["cross_fit", "oob"], default=None,
                         help="uncertainty.member_calibration (default: the config's)")
+    parser.add_argument("--calibration-margins", choices=["auto", "cross_fit"], default=None,
+                        help="calibration.margins (default: the config's)")
     parser.add_argument("--bootstrap", type=int, default=None,
                         help="metric bootstrap replicates (default: the config's)")
     parser.add_argument("--json", type=Path, help="write the measurements here")

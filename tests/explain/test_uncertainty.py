@@ -198,25 +198,43 @@ def test_member_calibration_is_checked():
         fit_bootstrap_ensemble(None, pd.DataFrame({"x": [1.0]}), [0], 2, calibration="holdout")
 
 
-@pytest.mark.parametrize(("subsample", "same"), [(1.0, True), (0.8, False)])
-def test_members_keep_duplicated_rows_since_weights_differ_under_row_subsampling(
-        subsample, same):
-    """Why a member is fitted on its resample's duplicated rows: xgboost grows the same
-    booster from frequency weights on the distinct rows only when it does not subsample
-    rows (``subsample`` < 1 draws each copy of a row on its own), and the shipped search
-    space tunes ``subsample``."""
-    import xgboost as xgb
+def test_an_xgboost_oob_member_is_the_member_fitted_on_its_duplicated_rows(seed):
+    """An xgboost ``oob`` member is fitted on its resample's distinct rows with the draws
+    as frequency weights: without row subsampling (where a weight keeps or drops a row's
+    copies together, the one difference) it is the member fitted on the duplicated rows,
+    trees, calibrator and training profile alike (redrawn here from the seed)."""
+    rng = np.random.default_rng(seed)
+    X, y, _ = _simulate(1500, rng)
+    params = {"n_estimators": 40, "max_depth": 3, "learning_rate": 0.1, "subsample": 1.0,
+              "n_jobs": 1}
+    model = RiskModel(TASK, learner="xgboost", params=params, calibration="platt").fit(X, y)
+    member = fit_bootstrap_ensemble(model, X, y, n_members=2, seed=seed,
+                                    calibration="oob").members[0]
+    drawn = np.random.default_rng(seed).integers(0, 1500, 1500)
+    held = np.setdiff1d(np.arange(1500), drawn)
+    by_hand = RiskModel(TASK, learner="xgboost", params=params, calibration="platt"
+                        ).fit_held_out_calibration(X.iloc[drawn].reset_index(drop=True),
+                                                   y[drawn], X.iloc[held], y[held])
+    np.testing.assert_allclose(member.base_margin(X), by_hand.base_margin(X), rtol=0,
+                               atol=1e-5)
+    grid = np.linspace(-3, 3, 7)
+    np.testing.assert_allclose(member.calibrator_(grid), by_hand.calibrator_(grid),
+                               rtol=1e-4)
+    assert member.training_profile_["n"] == by_hand.training_profile_["n"] == 1500
+    assert member.training_profile_["events"] == by_hand.training_profile_["events"]
+    for name, entry in by_hand.training_profile_["variables"].items():
+        weighted = member.training_profile_["variables"][name]
+        assert weighted["quantiles"] == entry["quantiles"]  # the rows as repeated
+        assert weighted["mean"] == pytest.approx(entry["mean"], rel=1e-12)  # summed in
+        assert weighted["sd"] == pytest.approx(entry["sd"], rel=1e-12)  # another order
 
-    rng = np.random.default_rng(0)
-    X = rng.normal(size=(2000, 5))
-    y = (rng.random(2000) < expit(X[:, 0])).astype(int)
-    drawn = rng.integers(0, 2000, 2000)
-    weight = np.bincount(drawn, minlength=2000)
-    kept = weight > 0
-    params = {"objective": "binary:logistic", "tree_method": "hist", "max_depth": 3,
-              "eta": 0.1, "seed": 1, "nthread": 1, "subsample": subsample}
-    duplicated = xgb.train(params, xgb.DMatrix(X[drawn], y[drawn]), 30)
-    weighted = xgb.train(params, xgb.DMatrix(X[kept], y[kept], weight=weight[kept]), 30)
-    gap = np.abs(duplicated.predict(xgb.DMatrix(X), output_margin=True)
-                 - weighted.predict(xgb.DMatrix(X), output_margin=True)).max()
-    assert (gap < 1e-5) == same, gap
+
+def test_frequency_weights_are_refused_where_they_are_not_copies(seed):
+    rng = np.random.default_rng(seed)
+    X, y, _ = _simulate(200, rng)
+    model = RiskModel(TASK, learner="logistic", n_knots=3)
+    with pytest.raises(ValueError, match="'logistic' cannot fit rows as frequency weights"):
+        model.fit_held_out_calibration(X, y, X, y, repeats=np.ones(200, int))
+    with pytest.raises(ValueError, match="one positive integer per row"):
+        RiskModel(TASK, learner="xgboost").fit_held_out_calibration(
+            X, y, X, y, repeats=np.zeros(200, int))

@@ -160,3 +160,21 @@ def test_a_remote_cluster_needs_a_shared_study_storage(tmp_path):
                                       f"sqlite:///{tmp_path}/m.db"])
     assert result.exit_code == 2, result.output
     assert "fix: give search.storage: postgresql://" in result.output
+
+
+def test_the_cluster_sample_draws_whole_patients_at_the_asked_share():
+    """The sample is drawn in the scan, partition by partition: a patient's rows are in
+    or out together wherever they lie, about ``share`` of the patients are drawn, and
+    another seed draws others."""
+    from spinerisk.training.distributed import patients_in_sample
+
+    patients = np.array([f"P{i // 3}" for i in range(60_000)])  # 3 episodes each
+    drawn = patients_in_sample(patients, 0.25, seed=7)
+    # a patient's episodes scanned in separate partitions are drawn alike
+    np.testing.assert_array_equal(patients_in_sample(patients[::3], 0.25, seed=7),
+                                  drawn[::3])
+    assert pd.Series(drawn).groupby(patients).nunique().max() == 1
+    share = drawn[::3].mean()  # 20,000 patients: binomial SE 0.003
+    assert abs(share - 0.25) < 0.012, share
+    assert (patients_in_sample(patients, 0.25, seed=8) != drawn).mean() > 0.2
+    assert patients_in_sample(patients, 1.0, seed=7).all()

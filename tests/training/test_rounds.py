@@ -92,7 +92,7 @@ def test_over_long_range_is_cut_and_the_chosen_rounds_reach_the_final_fit(
     assert tuned["n_estimators"] == result.best_params["n_estimators"] < 400
 
     fitted = []
-    monkeypatch.setattr(Fitter, "fit", lambda self, part, params: fitted.append(params)
+    monkeypatch.setattr(Fitter, "fit", lambda self, part, params, **_: fitted.append(params)
                         or RiskModel(task, "xgboost", params=params,
                                      calibration="none").fit(part.X, part.y))
     nested_cv(fitter, data, grouped_folds(data.event, data.groups, 2, seed), progress=False)

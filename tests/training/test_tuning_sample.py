@@ -62,4 +62,8 @@ def test_sample_rows_reaches_the_cli_the_run_and_the_model_card(seed, make_confi
     card = json.loads(Path(client.download_artifacts(result.run_id, "model_card.json"))
                       .read_text())
     assert "search.sample_rows" in card["tuning"]
+    # each sampled fit's calibrator: its rounds fold's held-out margins, said on the card
+    assert "calibration.margins: auto" in card["tuning"]
+    assert all(0 < rows["calibration_rows"] < rows["rows"]
+               for rows in result.tuning_rows.values())
     assert card["tuning_rows"]["outer1"] == result.tuning_rows["outer1"]

@@ -1,7 +1,8 @@
 """Map a base learner's margin to calibrated risk.
 
-Calibrators are fitted on *out-of-fold* margins (see :class:`RiskModel`), never on rows
-the base learner was trained on.
+Calibrators are fitted on *out-of-fold* margins (see :class:`RiskModel`), or on other
+held-out margins (a bootstrap member's out-of-bag rows, the held-out fold of the boosting
+rounds' early stopping), never on rows the base learner that scored them was trained on.
 
 * :class:`PlattCalibrator` -- logistic recalibration: ``risk = expit(a + b * margin)``,
   fitted within each fold's held-out margins and averaged over folds (weighted by rows),

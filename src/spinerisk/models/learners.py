@@ -88,12 +88,23 @@ def _unknown_params(learner: str, params: dict[str, Any]) -> list[str]:
     return sorted(set(params) - allowed)
 
 
-def fit_learner(estimator, learner: str, Z: np.ndarray, y, time_event=None):
-    """Fit a base learner on encoded features (survival learners take (time, event))."""
+#: learners for which a row's integer weight ``k`` fits as ``k`` copies of the row do: the
+#: binary booster sums gradients and hessians by weight, and its encoding learns nothing
+#: from the rows' frequencies (the spline learners' knots are quantiles of the rows;
+#: ``survival:cox`` does not weight the risk sets)
+FREQUENCY_WEIGHTED = ("xgboost",)
+
+
+def fit_learner(estimator, learner: str, Z: np.ndarray, y, time_event=None,
+                sample_weight: np.ndarray | None = None):
+    """Fit a base learner on encoded features (survival learners take (time, event));
+    ``sample_weight`` only for the :data:`FREQUENCY_WEIGHTED` learners."""
     if learner == "cox":
         return estimator.fit(Z, np.column_stack(time_event))
     if learner == "xgboost_cox":
         return estimator.fit(Z, cox_label(*time_event))
+    if sample_weight is not None:
+        return estimator.fit(Z, y, sample_weight=sample_weight)
     return estimator.fit(Z, y)
 
 

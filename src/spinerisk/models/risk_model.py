@@ -90,16 +90,38 @@ class RiskModel(ClassifierMixin, BaseEstimator):
         with threadpool_limits(limits=1, user_api="blas"):
             return self._fit(X, y)
 
-    def fit_held_out_calibration(self, X, y, X_held, y_held) -> RiskModel:
+    def fit_held_out_calibration(self, X, y, X_held, y_held,
+                                 repeats: np.ndarray | None = None) -> RiskModel:
         """Fit preprocessing and base learner on ``X``, ``y`` once, and the calibrator on
         the base margins of *other* rows ``X_held``, ``y_held`` (rows the learner did not
         see, e.g. a bootstrap member's out-of-bag patients) instead of on out-of-fold
         margins. With ``calibration="none"`` the held rows are not used (as :meth:`fit`).
+
+        ``repeats``: how many times each row of ``X`` counts (positive integers, e.g. a
+        bootstrap resample's draws of the distinct rows): the learner is fitted with them
+        as frequency weights (``learner="xgboost"`` only; an error otherwise) and the
+        training profile counts each row that often, so the model is the one fitted on
+        the rows repeated, up to xgboost's row subsampling (``subsample`` < 1 keeps or
+        drops a repeated row's copies together) and in a fraction of the work.
         """
         with threadpool_limits(limits=1, user_api="blas"):
-            return self._fit(X, y, held=(X_held, y_held))
+            return self._fit(X, y, held=(X_held, y_held), repeats=repeats)
 
-    def _fit(self, X, y, held: tuple | None = None) -> RiskModel:
+    def fit_calibrated_on(self, X, y, margin, y_margin) -> RiskModel:
+        """Fit preprocessing and base learner on ``X``, ``y`` once, and the calibrator on
+        given base margins ``margin`` of rows whose outcome is ``y_margin``, instead of on
+        out-of-fold margins.
+
+        The margins must come from a base learner with this model's hyperparameters that
+        did not see those rows (as the out-of-fold boosters of :meth:`fit` did not), e.g.
+        the held-out fold of the boosting rounds' early stopping
+        (``Fitter.rounds_on_all_rows``). With ``calibration="none"`` they are not used.
+        """
+        with threadpool_limits(limits=1, user_api="blas"):
+            return self._fit(X, y, margins=(np.asarray(margin, dtype=float), y_margin))
+
+    def _fit(self, X, y, held: tuple | None = None, margins: tuple | None = None,
+             repeats: np.ndarray | None = None) -> RiskModel:
         if self.task is None:  # array input: every column a numeric predictor
             X, y = validate_data(self, X, y, dtype=float, ensure_all_finite="allow-nan")
             task = numeric_task(X.shape[1])
@@ -110,16 +132,20 @@ class RiskModel(ClassifierMixin, BaseEstimator):
         learners.check_learner(self.learner, task.is_survival)
         frame = X if self.task is None else self._model_frame(X, task)
         target = self._target(y, task, len(frame))
+        repeats = self._check_repeats(repeats, len(frame))
         groups = (np.asarray(X["patient_id"]) if isinstance(X, pd.DataFrame)
                   and "patient_id" in X.columns else None)
         calibrator = make_calibrator(self.calibration, task.horizon)
         self.task_ = task
         self.horizon_ = task.horizon
         self.predictors_ = task.predictors
-        if self.calibration != "none" and held is None:
+        if self.calibration != "none" and margins is not None:
+            margin_target = self._target(margins[1], task, len(margins[0]))
+            calibrator.fit(margins[0], margin_target["outcome"])
+        elif self.calibration != "none" and held is None:
             oof, fold = self._out_of_fold_margin(frame, target, groups)
             calibrator.fit(oof, target["outcome"], fold)
-        self.preprocessor_, self.estimator_ = self._fit_pipeline(frame, target)
+        self.preprocessor_, self.estimator_ = self._fit_pipeline(frame, target, repeats)
         if self.calibration != "none" and held is not None:
             held_frame = self._model_frame(held[0], task)
             held_target = self._target(held[1], task, len(held_frame))
@@ -130,12 +156,30 @@ class RiskModel(ClassifierMixin, BaseEstimator):
         self.calibrator_ = calibrator
         self.feature_names_ = list(self.preprocessor_.feature_names_)
         self.feature_to_variable_ = dict(self.preprocessor_.feature_to_variable_)
+        risk = self.calibrator_(self.base_margin(frame, model_frame=True))
+        if repeats is not None:  # the profile of the rows as repeated
+            frame, risk = frame.iloc[np.repeat(np.arange(len(frame)), repeats)], \
+                np.repeat(risk, repeats)
+            target = {**target, "events": int(np.sum(repeats * target["y"]))}
         self.training_profile_ = training_profile(frame, task.variables, target["events"])
         # the development reference of the linear predictor, on the scale validation uses
-        risk = self.calibrator_(self.base_margin(frame, model_frame=True))
         self.training_profile_["linear_predictor"] = linear_predictor_profile(
             risk_to_lp(risk, task.is_survival), task.is_survival)
         return self
+
+    def _check_repeats(self, repeats, n: int) -> np.ndarray | None:
+        if repeats is None:
+            return None
+        if self.learner not in learners.FREQUENCY_WEIGHTED:
+            raise ValueError(f"repeats: learner {self.learner!r} cannot fit rows as frequency "
+                             f"weights (only {', '.join(learners.FREQUENCY_WEIGHTED)}); "
+                             "repeat the rows instead")
+        repeats = np.asarray(repeats)
+        if repeats.shape != (n,) or not np.issubdtype(repeats.dtype, np.integer) \
+                or (repeats < 1).any():
+            raise ValueError(f"repeats must hold one positive integer per row ({n} rows); "
+                             f"got shape {repeats.shape}, dtype {repeats.dtype}")
+        return repeats
 
     def _target(self, y, task: TaskSpec, n: int) -> dict[str, Any]:
         """The outcome as the learners and calibrators need it."""
@@ -186,11 +230,13 @@ class RiskModel(ClassifierMixin, BaseEstimator):
             fold[test] = k
         return oof, fold
 
-    def _fit_pipeline(self, frame: pd.DataFrame, target: dict) -> tuple[Preprocessor, Any]:
+    def _fit_pipeline(self, frame: pd.DataFrame, target: dict,
+                      repeats: np.ndarray | None = None) -> tuple[Preprocessor, Any]:
         pre = build_preprocessor(self.task_, self.learner, self.n_knots)
         Z = pre.fit_transform(frame)
         est = learners.make_learner(self.learner, self.params, self.random_state)
-        learners.fit_learner(est, self.learner, Z, target["y"], target["time_event"])
+        learners.fit_learner(est, self.learner, Z, target["y"], target["time_event"],
+                             sample_weight=repeats)
         return pre, est
 
     # ------------------------------------------------------------------ predict

@@ -130,6 +130,12 @@ class CVConfig(_Strict):
 class CalibrationConfig(_Strict):
     method: Literal[CALIBRATIONS] = "platt"  # type: ignore[valid-type]
     folds: int = Field(5, ge=2)
+    #: the margins the calibrator is fitted on: ``cross_fit``, out-of-fold margins of
+    #: ``folds`` boosters; ``auto``, the same, except for a fit whose boosting rounds were
+    #: re-chosen on one inner fold of all its rows (``search.sample_rows``): the held-out
+    #: margins of that fold's booster, which the rows' own booster never saw, so the
+    #: ``folds`` boosters are not grown (``Fitter.rounds_on_all_rows``)
+    margins: Literal["auto", "cross_fit"] = "auto"
 
 
 class UncertaintyConfig(_Strict):

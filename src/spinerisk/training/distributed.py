@@ -39,7 +39,9 @@ learning curve              prediction on the cluster; metrics and their bootstr
                             here from the collected risks and outcomes
 tuning (Optuna)             trials in parallel on the workers
                             (:mod:`spinerisk.tuning.parallel`), each on the part of a
-                            uniform *sample* of ``cluster.sample_rows`` rows that lies
+                            *sample* of about ``cluster.sample_rows`` rows (patients
+                            drawn by a seeded hash of their id, each with all its rows:
+                            :func:`patients_in_sample`) that lies
                             in the fit's rows (the inner folds within it), and of
                             that part, when ``search.sample_rows`` is smaller, the
                             runner's sample by patient stratified by outcome
@@ -72,7 +74,6 @@ and their quantised matrix; this process holds the sample and a few bytes per ro
 from __future__ import annotations
 
 import hashlib
-import math
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -150,16 +151,25 @@ def scan_partition(path: Path, source: Source, task: TaskSpec, share: float,
         return {"n": 0, "population": 0, "missing": 0, "hash": "", "event": np.empty(0, int),
                 "groups": np.empty(0, np.uint64), "sites": None, "sample": None,
                 "sample_rows": np.empty(0, int)}
-    # the partition's own stream, from the seed and its name
-    name = str(path.relative_to(source.root)).encode()
-    rng = np.random.default_rng([seed, int(hashlib.sha256(name).hexdigest()[:8], 16)])
-    take = np.sort(rng.choice(data.n, min(data.n, math.ceil(share * data.n)), replace=False))
+    take = np.flatnonzero(patients_in_sample(data.groups, share, seed))
     return {"n": data.n, "population": data.n_population, "missing": data.n_missing_outcome,
             "hash": fingerprint(data.X), "event": data.event,
             # patients only need telling apart: 8 bytes a row, not the id strings
             "groups": pd.util.hash_array(data.groups.astype(object)),
             "sites": data.sites, "sample": with_pathway_features(
                 data.X.iloc[take].reset_index(drop=True), task), "sample_rows": take}
+
+
+def patients_in_sample(groups: np.ndarray, share: float, seed: int) -> np.ndarray:
+    """Whether each row's patient is in the cluster's sample: a patient is drawn when a
+    seeded 64-bit hash of its id falls in the lowest ``share`` of the hash range, so each
+    patient is drawn with probability ``share``, with all its rows, whichever partitions
+    hold them, from the scan alone."""
+    if share >= 1:
+        return np.ones(len(groups), bool)
+    key = hashlib.sha256(f"spinerisk-cluster-sample-{seed}".encode()).hexdigest()[:16]
+    hashed = pd.util.hash_array(np.asarray(groups).astype(object), hash_key=key)
+    return hashed < np.uint64(share * 2.0**64)
 
 
 def encode_partition(path: Path, source: Source, task: TaskSpec,
@@ -376,9 +386,10 @@ class ClusterFitter(Fitter):
         # rounds chosen on the sample stay (a conservative choice for more rows)
         return params
 
-    def fit(self, data: TaskData, params: dict[str, Any],
-            bootstrap_members: int = 0) -> RiskModel:
-        # bootstrap_members: not on a cluster (announced in data.phases_not_run)
+    def fit(self, data: TaskData, params: dict[str, Any], bootstrap_members: int = 0,
+            label: str | None = None) -> RiskModel:
+        # bootstrap_members: not on a cluster (announced in data.phases_not_run); label:
+        # no rounds fold to calibrate on (the rounds are not re-chosen here)
         return self.cluster.fit(params, _rows(data))
 
     def predict(self, model: RiskModel, data: TaskData) -> np.ndarray:

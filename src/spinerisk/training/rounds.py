@@ -58,11 +58,15 @@ class RoundsChoice:
         Mean held-out loss after 1, 2, ... rounds, for every round grown.
     fold_losses : tuple of float
         Each inner fold's held-out loss (spinerisk's score) at ``n_estimators``.
+    held_margins : tuple of ndarray
+        Each inner fold's held-out rows' margins at ``n_estimators`` (in the order of the
+        fold's held-out rows), from its booster, which did not see them.
     """
 
     n_estimators: int
     curve: np.ndarray
     fold_losses: tuple[float, ...]
+    held_margins: tuple[np.ndarray, ...]
 
     @property
     def loss(self) -> float:
@@ -141,9 +145,10 @@ def choose_rounds(task: TaskSpec, learner: str, params: dict[str, Any], data: Ta
         elif round_ - best >= patience:
             break
     chosen = best + 1
-    losses = tuple(held_out_loss(task, learner, _margin(fit, chosen), fit.held_data)
-                   for fit in fits)
-    return RoundsChoice(chosen, np.asarray(curve), losses)
+    margins = tuple(_margin(fit, chosen) for fit in fits)
+    losses = tuple(held_out_loss(task, learner, margin, fit.held_data)
+                   for margin, fit in zip(margins, fits))
+    return RoundsChoice(chosen, np.asarray(curve), losses, margins)
 
 
 def early_stopped_loss(task: TaskSpec, learner: str, params: dict[str, Any], data: TaskData,

@@ -11,8 +11,9 @@ In the order of a methods section:
    outer fold the hyperparameters are tuned on the training part only (inner folds,
    Optuna, proper score; with ``search.sample_rows``, on a patient-grouped,
    outcome-stratified sample of it, the boosting rounds then re-chosen on all of it),
-   the model is fitted there (calibration on its own out-of-fold margins) and scored on
-   the held-out part: nested cross-validation.
+   the model is fitted there (calibration on its own out-of-fold margins, or, where the
+   rounds were re-chosen on all of it, on that inner fold's held-out margins) and scored
+   on the held-out part: nested cross-validation.
 4. Performance of the pooled held-out risks with CIs; internal-external CV by site
    when there are several (each site held out once; tuning and calibration refitted on
    the other sites only, so nothing is learned from the held-out site), its per-site
@@ -207,6 +208,9 @@ class Fitter:
         self.tuner = tuner
         #: per study: the fit's rows and the rows its trials used (``search.sample_rows``)
         self.tuning_rows: dict[str, dict[str, int]] = {}
+        #: per study whose rounds were re-chosen on all rows: that fold's held-out rows
+        #: and their margins, for the fit's calibrator (``calibration.margins: auto``)
+        self.calibration_margins: dict[str, tuple[np.ndarray, np.ndarray]] = {}
 
     def tune(self, data: TaskData, label: str) -> dict[str, Any]:
         """Hyperparameters for ``data``: fixed ones, overridden by the search's best."""
@@ -230,6 +234,14 @@ class Fitter:
         (:func:`~spinerisk.training.rounds.choose_rounds`): a third of one trial's work
         on all rows, once per study. Both round counts are recorded in
         :attr:`tuning_rows`.
+
+        With ``calibration.margins: auto`` that fold's booster, at the chosen rounds, also
+        gives the margins of its held-out rows (a third of the fit's, rows it never saw)
+        on which :meth:`fit` calibrates the model fitted on ``data`` with these
+        hyperparameters (:attr:`calibration_margins`), instead of growing
+        ``calibration.folds`` more boosters for out-of-fold margins: the same kind of
+        margins (a booster with the model's hyperparameters on most of the rows, scoring
+        rows it did not see), on one fold instead of all.
         """
         search, learner = self.config.search, self.config.model.learner
         sampled = self.tuning_rows.get(label, {})
@@ -249,6 +261,10 @@ class Fitter:
                                n_knots=self.config.model.n_knots)
         sampled.update(rounds_on_sample=params.get("n_estimators"),
                        rounds_on_all_rows=choice.n_estimators)
+        if calibrates_on_rounds_fold(self.config):
+            held = held_one.splits[0][1]
+            self.calibration_margins[label] = (held, choice.held_margins[0])
+            sampled.update(calibration_rows=len(held))
         return {**params, "n_estimators": choice.n_estimators}
 
     def study(self, data: TaskData, label: str):
@@ -292,10 +308,12 @@ class Fitter:
         self.tuning_rows[label] = {"rows": data.n, "tuning_rows": sample.n}
         return sample
 
-    def fit(self, data: TaskData, params: dict[str, Any],
-            bootstrap_members: int = 0) -> RiskModel | ImputedRiskModel:
+    def fit(self, data: TaskData, params: dict[str, Any], bootstrap_members: int = 0,
+            label: str | None = None) -> RiskModel | ImputedRiskModel:
         """The config's model on ``data``; with multiple imputation, ``bootstrap_members``
-        refits give the per-patient interval's within variance."""
+        refits give the per-patient interval's within variance. ``label``: the study that
+        tuned ``params`` on ``data``, whose rounds fold's margins then calibrate the model
+        when it kept them (:meth:`rounds_on_all_rows`)."""
         c = self.config
         common = {"params": params, "calibration": c.calibration.method,
                   "calibration_folds": c.calibration.folds, "n_knots": c.model.n_knots,
@@ -307,7 +325,11 @@ class Fitter:
                                     max_predictors=c.imputation.max_predictors,
                                     bootstrap_members=bootstrap_members,
                                     n_jobs=c.uncertainty.n_jobs).fit(data.X, data.y)
-        return RiskModel(self.task, c.model.learner, **common).fit(data.X, data.y)
+        model = RiskModel(self.task, c.model.learner, **common)
+        if label in self.calibration_margins:
+            held, margin = self.calibration_margins.pop(label)
+            return model.fit_calibrated_on(data.X, data.y, margin, data.subset(held).y)
+        return model.fit(data.X, data.y)
 
     def predict(self, model: RiskModel, data: TaskData) -> np.ndarray:
         """Calibrated risk of ``data``'s rows."""
@@ -324,8 +346,8 @@ def nested_cv(fitter: Fitter, data: TaskData, folds: Folds,
     risk = np.full(data.n, np.nan)
     for k, (train, test) in enumerate(tqdm(folds.splits, desc="outer folds",
                                            disable=not progress)):
-        part = data.subset(train)
-        model = fitter.fit(part, fitter.tune(part, f"outer{k + 1}"))
+        part, label = data.subset(train), f"outer{k + 1}"
+        model = fitter.fit(part, fitter.tune(part, label), label=label)
         risk[test] = fitter.predict(model, data.subset(test))
     return risk
 
@@ -377,8 +399,9 @@ def internal_external(fitter: Fitter, data: TaskData, n_boot: int, progress: boo
             out[site] = {"n": held.n, "events": held.events, "skipped": 1.0}
             continue
         part = data.subset(train)
-        used[site] = fitter.tune(part, f"without-{site}")
-        model = fitter.fit(part, used[site])
+        label = f"without-{site}"
+        used[site] = fitter.tune(part, label)
+        model = fitter.fit(part, used[site], label=label)
         perf = performance(fitter.task, held, fitter.predict(model, held), n_boot,
                            fitter.config.seed, curves=False)
         out[site] = {"n": held.n, "events": held.events, **perf.flat()}
@@ -397,7 +420,8 @@ def study_prefix(config: ExperimentConfig, data_hash: str) -> str:
     design = config.model_dump(exclude={"tracking": True,
                                         "search": {"n_trials", "timeout_s", "sample_rows"},
                                         "cv": {"bootstrap", "internal_external"},
-                                        "uncertainty": {"member_calibration"}})
+                                        "uncertainty": {"member_calibration"},
+                                        "calibration": {"margins"}})
     digest = hashlib.sha256((json.dumps(design, sort_keys=True, default=str) + data_hash)
                             .encode()).hexdigest()[:10]
     return f"{config.name}-{digest}"
@@ -553,7 +577,7 @@ def _run(config, task, data, summary, folds, fold_log, run, progress, started, m
         summary["learning_curve"] = learning_curve(
             fitter, data, folds, params, tuple(config.sample_size.learning_curve), config.seed)
     members = config.uncertainty.bootstrap_members
-    model = fitter.fit(data, params, bootstrap_members=members)
+    model = fitter.fit(data, params, bootstrap_members=members, label="final")
     if (members and not imputed
             and "uncertainty.bootstrap_members" not in summary["phases_not_run"]):
         from spinerisk.explain.uncertainty import fit_bootstrap_ensemble
@@ -593,7 +617,24 @@ def tuning_sample_statement(config: ExperimentConfig) -> str:
             "patient, stratified by outcome, seeded); the best trial's hyperparameters are "
             "then used on all the fit's rows, its boosting rounds re-chosen there by early "
             "stopping on one inner fold (rounds chosen on fewer rows are too few for "
-            "more)")
+            "more)" + _rounds_fold_calibration_statement(config))
+
+
+def calibrates_on_rounds_fold(config: ExperimentConfig) -> bool:
+    """Whether a fit whose rounds were re-chosen on all its rows is calibrated on that
+    fold's held-out margins (``calibration.margins: auto``; not with multiple imputation,
+    whose models calibrate on each completed dataset)."""
+    c = config.calibration
+    return c.margins == "auto" and c.method != "none" and config.imputation.method != "mice"
+
+
+def _rounds_fold_calibration_statement(config: ExperimentConfig) -> str:
+    if not calibrates_on_rounds_fold(config):
+        return ""
+    c = config.calibration
+    return (f"; such a fit's {c.method} calibrator is fitted on that fold's held-out margins "
+            "(calibration.margins: auto) instead of out-of-fold margins of "
+            f"{c.folds} more boosters")
 
 
 def _log(run, result: ExperimentResult, promote: bool = False) -> None:
