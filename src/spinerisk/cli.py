@@ -582,8 +582,9 @@ def _tuned_on(summary: dict, task: str) -> str:
     rows = f"{summary['rows']:,} rows of task {task}"
     if "cluster_sample_rows" not in summary:
         return f"trials scored on all {rows}"
-    return (f"trials scored on a uniform sample of {summary['cluster_sample_rows']:,} of the "
-            f"{rows} (cluster.sample_rows; {summary['cluster_workers']} workers of "
+    return (f"trials scored on a sample of {summary['cluster_sample_rows']:,} of the "
+            f"{rows}, whole patients drawn at random (cluster.sample_rows; "
+            f"{summary['cluster_workers']} workers of "
             f"{summary['cluster']}), not on all rows")
 
 

@@ -90,3 +90,14 @@ def test_plots_draw_global_and_patient_views(service, models, residual_frame, re
     import matplotlib.pyplot as plt
 
     plt.close("all")
+
+
+def test_the_rule_book_is_read_when_the_service_loads_not_on_the_first_patient(models):
+    """A server forks its workers after loading the service: what the service reads at
+    load is shared, and no worker's first request waits for the rule book's parsing."""
+    from spinerisk.phenotype.rules import default_rules
+
+    default_rules.cache_clear()
+    PatientService([LoadedModel(models["xgboost"], "spinerisk-residual_pain", "3",
+                                "candidate", "models:/spinerisk-residual_pain@candidate")])
+    assert default_rules.cache_info().currsize == 1

@@ -55,8 +55,9 @@ def test_tune_on_a_cluster_runs_the_trials_asked_and_resumes(registry):
     name = re.search(r"study (\S+): 2 complete, 0 pruned \(2 run now\)", first.output)[1]
     assert name.endswith("/final")
     # the trials' rows are said: the sample, not all the task's rows
-    rows = re.search(r"trials scored on a uniform sample of ([\d,]+) of the ([\d,]+) rows "
-                     r"of task response \(cluster.sample_rows; 2 workers of local:2\)",
+    rows = re.search(r"trials scored on a sample of ([\d,]+) of the ([\d,]+) rows of task "
+                     r"response, whole patients drawn at random \(cluster.sample_rows; 2 "
+                     r"workers of local:2\)",
                      first.output)
     sample, total = (int(g.replace(",", "")) for g in rows.groups())
     assert 0.3 * total < sample < 0.7 * total
