@@ -20,6 +20,7 @@ kill loses no parameter set. Several processes may share one storage safely
 
 from __future__ import annotations
 
+import time
 import warnings
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
@@ -35,6 +36,8 @@ from tqdm.auto import tqdm
 
 MEMORY = ":memory:"
 HEARTBEAT_S = 30
+#: waits before opening a storage again when another process was creating its schema
+_SCHEMA_RETRY_DELAYS_S = (0.1, 0.2, 0.4, 0.8)
 #: how often the parameters of a failed trial (e.g. cut off by a dead process) are tried again
 MAX_RETRY = 3
 #: user attribute of a retry: the number of the failed trial whose parameters it runs
@@ -93,9 +96,23 @@ class _BeatingStorage(optuna.storages.RDBStorage):
 def _storage(storage: str | None, heartbeat_s: float = HEARTBEAT_S):
     """RDB storage with a heartbeat: a trial whose process died (killed study, lost
     worker) is marked FAIL by the next process after the grace period, never a live one."""
+    from sqlalchemy.exc import IntegrityError, ProgrammingError
+
     url = storage_url(storage)
     if url is None:
         return None
+    for delay in _SCHEMA_RETRY_DELAYS_S:
+        try:
+            return _beating_storage(url, heartbeat_s)
+        except (IntegrityError, ProgrammingError):
+            # processes opening a fresh database at once each create the missing schema;
+            # PostgreSQL lets one CREATE TABLE (or version row) of a name win and fails
+            # the others although the tables then exist: opening again finds them
+            time.sleep(delay)
+    return _beating_storage(url, heartbeat_s)
+
+
+def _beating_storage(url: str, heartbeat_s: float) -> _BeatingStorage:
     with warnings.catch_warnings():
         # optuna flags the heartbeat as experimental on every study: one design choice,
         # documented here, not a message for each run
