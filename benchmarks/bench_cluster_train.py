@@ -17,6 +17,10 @@ and no bootstrap ensemble (not run on a cluster; the run says so).
 
 Run (reduced, as measured in the README; benchmarks/results/cluster_train_200k.json):
     uv run python benchmarks/bench_cluster_train.py --n 200000 --partition-rows 50000
+With tuning on the workers (cluster_train_200k_tuned.json):
+    uv run python benchmarks/bench_cluster_train.py --n 200000 --partition-rows 50000 \
+        --trials 6 --cluster-sample-rows 60000 \
+        --storage "$(bash scripts/start-postgres.sh /tmp/pg 55432)"
 The issue's figure (10M rows, 2 workers; measured: 2,102 CPU s for the run after 811 s of
 simulation, at most 5.8 GiB per worker; benchmarks/results/cluster_train_10m.json):
     uv run python benchmarks/bench_cluster_train.py --n 10000000 --partition-rows 250000 \
@@ -57,7 +61,9 @@ def config(data: Path, args: argparse.Namespace) -> dict:
            "uncertainty": {"bootstrap_members": 0}, "tracking": {"register_model": False}}
     if args.trials:
         raw["search"] = {**shipped["search"], "n_trials": args.trials,
-                         "storage": f"sqlite:///{data.parent}/optuna.db"}
+                         "storage": args.storage}
+    if args.cluster_sample_rows:
+        raw["cluster"] = {"sample_rows": args.cluster_sample_rows}
     return raw
 
 
@@ -105,8 +111,17 @@ def main() -> None:
     parser.add_argument("--folds", type=int, default=2)
     parser.add_argument("--calibration-folds", type=int, default=2)
     parser.add_argument("--trials", type=int, default=0)
+    parser.add_argument("--cluster-sample-rows", type=int,
+                        help="cluster.sample_rows (default: the config's 200,000)")
+    parser.add_argument("--storage", help="search.storage for --trials: a database every "
+                        "worker reaches (the cluster is given as tcp://), e.g. the URL that "
+                        "scripts/start-postgres.sh DIR PORT prints")
     parser.add_argument("--out", type=Path, help="also write the figures as JSON here")
     args = parser.parse_args()
+    if args.trials and not (args.storage or "").startswith("postgresql"):
+        parser.error("--trials needs --storage postgresql://... (the run reaches its "
+                     "LocalCluster by tcp://, so a sqlite file is refused); start one with "
+                     "scripts/start-postgres.sh DIR PORT")
     from distributed import Client, LocalCluster
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -159,7 +174,8 @@ def main() -> None:
 
     figures = {"n": args.n, "partition_rows": args.partition_rows, "workers": args.workers,
                "folds": args.folds, "calibration_folds": args.calibration_folds,
-               "trials": args.trials, "test_rows": args.test_rows,
+               "trials": args.trials, "cluster_sample_rows": args.cluster_sample_rows,
+               "test_rows": args.test_rows,
                "simulate_s": round(simulate_s, 1), "cluster": on_cluster,
                "in_memory_subsample": in_memory}
     print(json.dumps(figures, indent=2))

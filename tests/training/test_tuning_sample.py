@@ -67,3 +67,16 @@ def test_sample_rows_reaches_the_cli_the_run_and_the_model_card(seed, make_confi
     assert all(0 < rows["calibration_rows"] < rows["rows"]
                for rows in result.tuning_rows.values())
     assert card["tuning_rows"]["outer1"] == result.tuning_rows["outer1"]
+
+
+def test_the_statement_says_what_a_cluster_run_does_instead(seed, make_config):
+    """A run on a Dask cluster keeps the rounds chosen on the sample and cross-fits its
+    calibrator: its statement says so, not what one process does."""
+    from spinerisk.training.runner import tuning_sample_statement
+
+    base = make_config(seed)
+    config = make_config(seed, search={**base.search.model_dump(), "sample_rows": 300})
+    here, there = tuning_sample_statement(config), tuning_sample_statement(config, True)
+    assert "re-chosen there" in here and "calibration.margins: auto" in here
+    assert "re-chosen there" not in there and "calibration.margins" not in there
+    assert "as chosen on the sample" in there and "calibrator cross-fitted" in there

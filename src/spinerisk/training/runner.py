@@ -541,7 +541,8 @@ def _develop(config, task, data, summary, make_fitter, *, tracking_uri, progress
     not_run = summary.setdefault("phases_not_run", {})
     for phase, reason in not_run.items() if announce is not None else ():
         announce(f"not run: {phase} ({reason})")
-    if announce is not None and (statement := tuning_sample_statement(config)):
+    if announce is not None and (statement := tuning_sample_statement(
+            config, on_cluster="cluster_sample_rows" in summary)):
         announce(statement)
     folds = grouped_folds(data.event, data.groups, config.cv.folds, config.seed)
     fold_log = folds.describe(data.event)
@@ -607,17 +608,23 @@ def _run(config, task, data, summary, folds, fold_log, run, progress, started, m
                             site_params=site_params, tuning_rows=fitter.tuning_rows)
 
 
-def tuning_sample_statement(config: ExperimentConfig) -> str:
-    """What ``search.sample_rows`` does to this run, in words ("" when not set)."""
+def tuning_sample_statement(config: ExperimentConfig, on_cluster: bool = False) -> str:
+    """What ``search.sample_rows`` does to this run, in words ("" when not set); a run on
+    a Dask cluster keeps the rounds chosen on the sample (``ClusterFitter``)."""
     search = config.search
     if search is None or not search.space or search.sample_rows is None:
         return ""
-    return (f"tuning: a study whose fit has more than {search.sample_rows:,} rows runs its "
-            f"trials on a sample of {search.sample_rows:,} of them (search.sample_rows; by "
-            "patient, stratified by outcome, seeded); the best trial's hyperparameters are "
-            "then used on all the fit's rows, its boosting rounds re-chosen there by early "
-            "stopping on one inner fold (rounds chosen on fewer rows are too few for "
-            "more)" + _rounds_fold_calibration_statement(config))
+    sampled = (f"tuning: a study whose fit has more than {search.sample_rows:,} rows runs its "
+               f"trials on a sample of {search.sample_rows:,} of them (search.sample_rows; by "
+               "patient, stratified by outcome, seeded); the best trial's hyperparameters are "
+               "then used on all the fit's rows")
+    if on_cluster:
+        return (sampled + ", its boosting rounds as chosen on the sample (on a cluster the "
+                "rounds are not re-chosen on all rows, a conservative choice for more rows) "
+                "and its calibrator cross-fitted")
+    return (sampled + ", its boosting rounds re-chosen there by early stopping on one inner "
+            "fold (rounds chosen on fewer rows are too few for more)"
+            + _rounds_fold_calibration_statement(config))
 
 
 def calibrates_on_rounds_fold(config: ExperimentConfig) -> bool:
@@ -694,12 +701,12 @@ def _log(run, result: ExperimentResult, promote: bool = False) -> None:
                           for v, inputs in zip(result.model.imputer_.variables_,
                                                result.model.imputer_.inputs_)}},
                      "imputation.json")
+    tuning = (tuning_sample_statement(config, "cluster_sample_rows" in result.data_summary)
+              or "trials on all of each fit's rows") if result.tuning_rows \
+        else "no search: fixed hyperparameters"
     run.log_dict({"feature_to_variable": explained.feature_to_variable_,
                   "training_profile": result.model.training_profile_,
-                  "missing_data": missing_strategy(config),
-                  "tuning": ((tuning_sample_statement(config) or "trials on all of each "
-                              "fit's rows") if result.tuning_rows
-                             else "no search: fixed hyperparameters"),
+                  "missing_data": missing_strategy(config), "tuning": tuning,
                   "tuning_rows": result.tuning_rows}, "model_card.json")
     with tempfile.TemporaryDirectory() as tmp:
         label = f"{config.model.learner} (nested CV)"
