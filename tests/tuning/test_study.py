@@ -2,6 +2,7 @@
 
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -37,6 +38,8 @@ def test_pruning_stops_hopeless_trials():
     assert result.n_complete + result.n_pruned == 20
 
 
+#: the killed study's trials (0.2 s each): the kill lands after the third
+TRIALS = 12
 WORKER = """
 import sys, time
 from spinerisk.tuning import tune
@@ -57,24 +60,38 @@ def _finished(storage):
     return [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
 
 
+def _complete_count(path) -> int:
+    """Finished trials, read with one cheap query: polled every 50 ms while the worker
+    runs (opening an optuna storage per look took longer than the worker's trials on a
+    loaded machine, so the kill came after the last one)."""
+    try:
+        with sqlite3.connect(path, timeout=5) as connection:
+            return connection.execute(
+                "SELECT COUNT(*) FROM trials WHERE state = 'COMPLETE'").fetchone()[0]
+    except sqlite3.OperationalError:  # the worker has not created the tables yet
+        return 0
+
+
 def test_killed_study_resumes_at_the_next_trial(tmp_path):
     storage = f"sqlite:///{tmp_path}/resume.db"
     script = tmp_path / "worker.py"
     script.write_text(WORKER)
-    worker = subprocess.Popen([sys.executable, str(script), storage, "8"],
+    worker = subprocess.Popen([sys.executable, str(script), storage, str(TRIALS)],
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 90
-    while len(_finished(storage)) < 3 and time.monotonic() < deadline:
-        time.sleep(0.1)
-    os.kill(worker.pid, signal.SIGKILL)
+    while (_complete_count(tmp_path / "resume.db") < 3 and time.monotonic() < deadline
+           and worker.poll() is None):
+        time.sleep(0.05)
+    if worker.poll() is None:
+        os.kill(worker.pid, signal.SIGKILL)
     worker.wait()
     before = {t.number: (t.params, t.value) for t in _finished(storage)}
     k = len(before)
-    assert 3 <= k < 8, "the worker was not killed part-way"
-    subprocess.run([sys.executable, str(script), storage, "8"], check=True,
+    assert 3 <= k < TRIALS, "the worker was not killed part-way"
+    subprocess.run([sys.executable, str(script), storage, str(TRIALS)], check=True,
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     after = _finished(storage)
-    assert len(after) == 8
+    assert len(after) == TRIALS
     assert {t.number: (t.params, t.value) for t in after if t.number in before} == before
     new = sorted(t.number for t in after if t.number not in before)
     # the resumed run starts right after the last stored trial; a trial cut off by the
@@ -84,7 +101,7 @@ def test_killed_study_resumes_at_the_next_trial(tmp_path):
                if t.state in (optuna.trial.TrialState.RUNNING, optuna.trial.TrialState.FAIL)]
     assert len(cut_off) <= 1
     assert new[0] == max(before) + 1 + len(cut_off)
-    assert len(new) == 8 - k
+    assert len(new) == TRIALS - k
 
 
 def test_parameters_a_score_chooses_replace_the_drawn_ones():
