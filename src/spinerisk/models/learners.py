@@ -88,10 +88,10 @@ def _unknown_params(learner: str, params: dict[str, Any]) -> list[str]:
     return sorted(set(params) - allowed)
 
 
-#: learners for which a row's integer weight ``k`` fits as ``k`` copies of the row do: the
+#: learners that fit a row of integer weight ``k`` as they fit ``k`` copies of it: the
 #: binary booster sums gradients and hessians by weight, and its encoding learns nothing
-#: from the rows' frequencies (the spline learners' knots are quantiles of the rows;
-#: ``survival:cox`` does not weight the risk sets)
+#: from the rows' frequencies (not so the spline learners, whose knots are quantiles of
+#: the rows, nor ``survival:cox``, which does not weight its risk sets)
 FREQUENCY_WEIGHTED = ("xgboost",)
 
 
