@@ -178,7 +178,7 @@ class LeafTables:
         # a left-out feature's values go to one extra column, dropped at the end
         if compiled or (compiled is None and X.shape[0] > NUMPY_MAX_ROWS):
             out = np.zeros((X.shape[0], n_columns + 1))
-            slot_column = np.where(column < 0, n_columns, column)[self._leaves.slot_feature]
+            slot_column = dropped_to_last(column, n_columns)[self._leaves.slot_feature]
             self._explain_compiled(X, slot_column, out)
         else:
             out = self.lookup.sums(X, self.lookup.slot_columns(column, n_columns),
@@ -289,9 +289,8 @@ class TableLookup:
     def slot_columns(self, column_of_feature: np.ndarray, n_columns: int) -> np.ndarray:
         """Output column of every (padded) slot; a padding slot or a left-out feature
         (column -1) goes to column ``n_columns``, to be dropped."""
-        column = np.append(np.where(column_of_feature < 0, n_columns, column_of_feature),
-                           n_columns)
-        return column[self.slot_feature].ravel()  # slot_feature -1: the appended column
+        # slot_feature -1 (padding) reads the appended column
+        return dropped_to_last(column_of_feature, n_columns)[self.slot_feature].ravel()
 
     def sums(self, X: np.ndarray, slot_column: np.ndarray, n_columns: int) -> np.ndarray:
         """Per row, the table entries of every slot summed into ``slot_column``'s columns
@@ -321,6 +320,14 @@ class TableLookup:
         row = (~contradicted & self.leaf_low[:, None]) * self.leaf_k[:, None]  # table row
         # a padding slot reads offset 0 + row <= (2**k - 1) * k, inside the leaf's own size
         return self.table[self.slot_base[:, :, None] + row[:, None, :]].reshape(-1, X.shape[0])
+
+
+def dropped_to_last(column_of_feature: np.ndarray, n_columns: int) -> np.ndarray:
+    """Each feature's output column, a left-out feature's (-1) being ``n_columns``, and one
+    more entry, ``n_columns``, for index -1 (a padding slot): the extra column that the
+    sums carry and drop."""
+    column = np.asarray(column_of_feature, np.int64)
+    return np.append(np.where(column < 0, n_columns, column), n_columns)
 
 
 def _padded(values: np.ndarray, start: np.ndarray, fill) -> np.ndarray:

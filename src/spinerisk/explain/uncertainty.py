@@ -72,7 +72,7 @@ from sklearn.base import clone
 
 from spinerisk.explain.contributions import _is_xgboost
 from spinerisk.explain.forest import CompiledForest
-from spinerisk.explain.leaf_tables import LeafTables, TableLookup
+from spinerisk.explain.leaf_tables import LeafTables, TableLookup, dropped_to_last
 from spinerisk.models import learners
 
 #: Attribute of a fitted RiskModel that carries its ensemble (set by training).
@@ -305,8 +305,7 @@ class MemberTables:
         # member m's column c is m * (n_columns + 1) + c; each member's last is dropped
         width = n_columns + 1
         member = np.repeat(np.arange(len(tables)), [len(t.lookup.leaf_k) for t in tables])
-        column = np.stack([np.append(np.where(c < 0, n_columns, c), n_columns)
-                           for c in columns])  # a padding slot (feature -1): the last
+        column = np.stack([dropped_to_last(c, n_columns) for c in columns])
         self.slot_column = (member[:, None] * width
                             + column[member[:, None], self.lookup.slot_feature]).ravel()
 
@@ -468,8 +467,7 @@ def fit_bootstrap_ensemble(model, X: pd.DataFrame, y, n_members: int = 20, seed:
     # resamples are drawn in order first, so any n_jobs gives the same members
     draws = [rng.integers(0, units, units) for _ in range(n_members)]
     weighted = calibration == "oob" and model.learner in learners.FREQUENCY_WEIGHTED
-    resamples = [(*(_drawn_rows(drawn, units, unit_rows) if weighted
-                    else (np.concatenate([unit_rows[u] for u in drawn]), None)),
+    resamples = [(*_resampled_rows(drawn, units, unit_rows, weighted),
                   _out_of_bag(drawn, units, unit_rows) if calibration == "oob" else None)
                  for drawn in draws]
     if progress:
@@ -509,10 +507,13 @@ def _refit(model, frame: pd.DataFrame, y, rows: np.ndarray, held: np.ndarray | N
                                            repeats=repeats)
 
 
-def _drawn_rows(drawn: np.ndarray, units: int,
-                unit_rows: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-    """The distinct rows of the units a resample drew, in order, and how many times each
-    was drawn."""
+def _resampled_rows(drawn: np.ndarray, units: int, unit_rows: list[np.ndarray],
+                    weighted: bool) -> tuple[np.ndarray, np.ndarray | None]:
+    """The rows a member fits and how many times each counts: the drawn units' rows as
+    drawn (repeats None), or, ``weighted``, their distinct rows in order with the number
+    of draws."""
+    if not weighted:
+        return np.concatenate([unit_rows[u] for u in drawn]), None
     draws = np.bincount(drawn, minlength=units)
     kept = np.flatnonzero(draws)
     rows = [unit_rows[u] for u in kept]
